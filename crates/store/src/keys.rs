@@ -1,0 +1,58 @@
+//! The key schema. Every key any component writes is built here, so the layout is in one place.
+//!
+//! Rules:
+//! - Anything a client chooses (a `jti`, a code) is hashed (SHA-256, base64url) before it becomes
+//!   part of a key: keys stay bounded, and a client cannot aim at a Redis Cluster hash tag or
+//!   read a live code from a key listing.
+//! - Every atomic step in numbat touches exactly one key, so no hash tags are needed today; a
+//!   future multi-key step must put `{…}` around the shared part at the front of each key.
+//! - The backend adds its configured prefix (e.g. `numbat:`) in front of these.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use std::net::IpAddr;
+
+/// SHA-256 of `s`, base64url: the form client-chosen values take inside a key.
+pub fn digest(s: &str) -> String {
+    URL_SAFE_NO_PAD.encode(ring::digest::digest(&ring::digest::SHA256, s.as_bytes()))
+}
+
+/// An authorization code record (single use: `take`). The code itself is never a key.
+pub fn auth_code(code: &str) -> String {
+    format!("code:{}", digest(code))
+}
+
+/// An issued access token's server-side record (holds the MSISDN; single use for NV: `take`).
+pub fn access_token(jti: &str) -> String {
+    format!("at:{}", digest(jti))
+}
+
+/// Replay cache for a client's JWT `jti` (client assertions, request objects, JWT-bearer).
+pub fn client_jti(client_id: &str, jti: &str) -> String {
+    format!("jti:{}:{}", digest(client_id), digest(jti))
+}
+
+/// Address → subscriber binding in an address domain (APN/VRF).
+pub fn binding_ip(domain: &str, ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => format!("bind:{}:v4:{}", digest(domain), v4),
+        IpAddr::V6(v6) => format!("bind:{}:v6:{}", digest(domain), v6),
+    }
+}
+
+/// The public signing keys (JWKS) every verifier reads.
+pub const PUBLIC_KEYS: &str = "keys:public";
+/// The private signing keys shared by authorization-server instances.
+pub const SIGNING_KEYS: &str = "keys:signing";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_chosen_parts_are_hashed() {
+        let k = client_jti("demo-app", "{evil}tag");
+        assert!(!k.contains('{'));
+        assert_eq!(auth_code("abc").len(), "code:".len() + 43);
+    }
+}

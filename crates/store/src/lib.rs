@@ -1,0 +1,77 @@
+//! numbat-store: the one narrow storage interface every component shares (design.md, "The store").
+//!
+//! Every operation the protocol needs is atomic in one round trip: `take` (read-and-delete) for
+//! codes and single-use tokens, `put_if_absent` for `jti` replay caches, `delete_if` for
+//! compare-and-delete, and a fixed-window rate-limit step. Two backends keep the same semantics,
+//! expiry included: [`MemoryStore`] (the default, nothing to install) and [`RedisStore`]
+//! (single node or Redis Cluster). [`contract`] is the suite both must pass.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub mod contract;
+pub mod keys;
+mod memory;
+mod redis_backend;
+
+pub use memory::MemoryStore;
+pub use redis_backend::RedisStore;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// The backend could not be reached or answered an error. Callers map this to 503
+    /// (`temporarily_unavailable` / CAMARA `UNAVAILABLE`), never to 500 and never to a guess.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    #[error("store configuration: {0}")]
+    Config(String),
+}
+
+/// The outcome of one rate-limit step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateDecision {
+    pub allowed: bool,
+    /// Requests counted in the current window, this one included.
+    pub count: u64,
+}
+
+/// One narrow interface: each method is atomic and, on Redis, one round trip.
+///
+/// Keys are logical (see [`keys`]); each backend prepends its configured prefix. Every value
+/// has a TTL (at least one millisecond).
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + 'static {
+    async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError>;
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// True when something was deleted.
+    async fn delete(&self, key: &str) -> Result<bool, StoreError>;
+    /// Read and delete at once: of N concurrent takers exactly one gets the value.
+    async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Set only when absent; true when this call stored the value.
+    async fn put_if_absent(&self, key: &str, value: &[u8], ttl: Duration) -> Result<bool, StoreError>;
+    /// Compare-and-delete: delete only when the current value equals `expected`.
+    async fn delete_if(&self, key: &str, expected: &[u8]) -> Result<bool, StoreError>;
+    /// Fixed-window counter: count this request in `key`'s window; allowed while count <= limit.
+    async fn rate_limit(&self, key: &str, limit: u64, window: Duration) -> Result<RateDecision, StoreError>;
+    /// Liveness of the backend, for readiness probes.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+pub type SharedStore = Arc<dyn Store>;
+
+/// Open a store from a URL: `memory:` (or empty), `redis://…`/`rediss://…` for one node,
+/// `redis+cluster://host:port,host:port` for Redis Cluster. `prefix` is prepended to every key.
+pub async fn open(url: &str, prefix: &str) -> Result<SharedStore, StoreError> {
+    if url.is_empty() || url == "memory" || url.starts_with("memory:") {
+        return Ok(Arc::new(MemoryStore::new()));
+    }
+    Ok(Arc::new(RedisStore::connect(url, prefix).await?))
+}
+
+fn check_ttl(ttl: Duration) -> Result<u64, StoreError> {
+    let ms = ttl.as_millis();
+    if ms == 0 || ms > u64::MAX as u128 {
+        return Err(StoreError::Config("every value needs a TTL of at least 1 ms".into()));
+    }
+    Ok(ms as u64)
+}
