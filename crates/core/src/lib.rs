@@ -12,9 +12,11 @@ pub mod clock;
 pub mod identity;
 pub mod msisdn;
 pub mod scope;
+pub mod token;
 
 pub use client::{Client, GrantType};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use identity::{Amr, Identity, IdentityOutcome};
 pub use msisdn::{InvalidMsisdn, Msisdn};
 pub use scope::{Purpose, ScopeError, ScopeSet};
+pub use token::{AccessTokenClaims, AccessTokenRecord, ACCESS_TOKEN_TYP};
