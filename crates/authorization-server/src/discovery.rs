@@ -1,0 +1,43 @@
+//! Discovery metadata (OIDC Discovery 1.0, RFC 8414; S-11): exactly what is supported.
+
+use crate::grant::GrantHandler;
+use crate::registry::ClientRegistry;
+use crate::AsConfig;
+use numbat_jose::{Alg, KeyRing};
+use serde_json::{json, Value};
+
+pub fn metadata(cfg: &AsConfig, keys: &KeyRing, registry: &ClientRegistry, grants: &[Box<dyn GrantHandler>]) -> Value {
+    let mut scopes: Vec<String> = vec!["openid".into()];
+    for c in registry.all() {
+        for s in &c.client.scopes {
+            if !scopes.contains(s) {
+                scopes.push(s.clone());
+            }
+        }
+    }
+    scopes.sort();
+    let signing: Vec<&str> = keys.algorithms().iter().map(|a| a.as_str()).collect();
+    let verify: Vec<&str> = Alg::ALL.iter().map(|a| a.as_str()).collect();
+    let grant_types: Vec<&str> = grants.iter().map(|g| g.grant_type().as_str()).collect();
+    json!({
+        "issuer": cfg.issuer,
+        "authorization_endpoint": cfg.authorization_endpoint(),
+        "token_endpoint": cfg.token_endpoint(),
+        "jwks_uri": cfg.jwks_uri(),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": grant_types,
+        "subject_types_supported": ["pairwise"],
+        "id_token_signing_alg_values_supported": signing,
+        "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+        "token_endpoint_auth_signing_alg_values_supported": verify,
+        "code_challenge_methods_supported": ["S256"],
+        "scopes_supported": scopes,
+        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "amr", "at_hash"],
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "authorization_response_iss_parameter_supported": true,
+        "amr_values_supported": ["nba"],
+    })
+}

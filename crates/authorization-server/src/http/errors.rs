@@ -1,0 +1,84 @@
+//! The one place where authorization-server errors become HTTP (camara-profile.md §15):
+//! error page vs redirect for `/authorize`, JSON with the right status and `WWW-Authenticate`
+//! for `/token`.
+
+use crate::authorize::redirect_with;
+use crate::error::{AuthorizeError, ErrorCode, OAuthError, TokenError};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::HttpResponse;
+use askama::Template;
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    error: &'a str,
+    description: &'a str,
+}
+
+fn status_of(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
+        ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::BAD_REQUEST,
+    }
+}
+
+/// E-AZ-00: a bad client or redirect URI gets a page, never a redirect.
+fn error_page(e: &OAuthError) -> HttpResponse {
+    let html = ErrorPage { error: e.code.as_str(), description: &e.description }
+        .render()
+        .unwrap_or_else(|_| "invalid request".to_owned());
+    let status = match e.code {
+        ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    HttpResponse::build(status)
+        .insert_header((header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")))
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .insert_header((header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"),
+        ))
+        .body(html)
+}
+
+pub fn authorize_error(e: AuthorizeError) -> HttpResponse {
+    match e {
+        AuthorizeError::ErrorPage(e) => error_page(&e),
+        AuthorizeError::Redirect { redirect_uri, state, issuer, error } => {
+            let mut pairs: Vec<(&str, &str)> = vec![("error", error.code.as_str())];
+            if !error.description.is_empty() {
+                pairs.push(("error_description", &error.description));
+            }
+            if let Some(s) = &state {
+                pairs.push(("state", s));
+            }
+            pairs.push(("iss", &issuer));
+            HttpResponse::Found()
+                .insert_header((header::LOCATION, redirect_with(&redirect_uri, &pairs)))
+                .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+                .finish()
+        }
+    }
+}
+
+pub fn token_error(e: TokenError) -> HttpResponse {
+    let status = status_of(e.error.code);
+    let mut b = HttpResponse::build(status);
+    b.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
+    b.insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")));
+    if status == StatusCode::UNAUTHORIZED && e.http_auth {
+        b.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"numbat\"")));
+    }
+    b.json(serde_json::json!({"error": e.error.code.as_str(), "error_description": e.error.description}))
+}
+
+pub fn method_not_allowed(allow: &'static str) -> HttpResponse {
+    HttpResponse::MethodNotAllowed()
+        .insert_header((header::ALLOW, HeaderValue::from_static(allow)))
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .json(serde_json::json!({"error": "invalid_request", "error_description": "method not allowed"}))
+}

@@ -1,0 +1,125 @@
+//! The actix adapter: thin handlers that parse HTTP, call the domain, and hand errors to
+//! `errors.rs` (the only place that maps them to the wire).
+
+mod errors;
+
+use crate::params::Params;
+use crate::AuthorizationServer;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::Method;
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use errors::{authorize_error, method_not_allowed, token_error};
+use futures_util::StreamExt;
+use numbat_core::IdentityOutcome;
+use std::sync::Arc;
+
+/// Form bodies larger than this are refused (`invalid_request`).
+const MAX_FORM_BYTES: usize = 64 * 1024;
+
+/// Mount the authorization server's endpoints at the root of the issuer.
+pub fn configure(cfg: &mut web::ServiceConfig, server: Arc<AuthorizationServer>) {
+    cfg.app_data(web::Data::from(server))
+        .service(web::resource("/.well-known/openid-configuration").route(web::get().to(metadata)))
+        .service(web::resource("/.well-known/oauth-authorization-server").route(web::get().to(metadata)))
+        .service(web::resource("/jwks").route(web::get().to(jwks)))
+        .service(
+            web::resource("/authorize")
+                .route(web::get().to(authorize_get))
+                .route(web::post().to(authorize_post))
+                .default_service(web::to(|| async { method_not_allowed("GET, POST") })),
+        )
+        .service(
+            web::resource("/token")
+                .route(web::post().to(token))
+                .default_service(web::to(|| async { method_not_allowed("POST") })),
+        );
+}
+
+fn json_ok(body: Vec<u8>, cache: &'static str) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, HeaderValue::from_static("application/json")))
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static(cache)))
+        .body(body)
+}
+
+async fn metadata(s: web::Data<AuthorizationServer>) -> HttpResponse {
+    json_ok(s.metadata_json().to_vec(), "public, max-age=300")
+}
+
+async fn jwks(s: web::Data<AuthorizationServer>) -> HttpResponse {
+    json_ok(s.jwks_json(), "public, max-age=60")
+}
+
+/// Read a body up to `limit` bytes; `None` when larger.
+async fn read_limited(mut payload: web::Payload, limit: usize) -> Option<Vec<u8>> {
+    let mut body = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.ok()?;
+        if body.len() + chunk.len() > limit {
+            return None;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Some(body)
+}
+
+fn is_form(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+}
+
+async fn run_authorize(s: &AuthorizationServer, req: &HttpRequest, params: Params) -> HttpResponse {
+    // The ingress put its verdict here; nothing a client sends can (design.md step 1).
+    let identity = req.extensions().get::<IdentityOutcome>().cloned().unwrap_or(IdentityOutcome::NotIdentified);
+    match s.authorize(&params, identity).await {
+        Ok(r) => HttpResponse::Found()
+            .insert_header((header::LOCATION, r.location))
+            .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+            .finish(),
+        Err(e) => authorize_error(e),
+    }
+}
+
+async fn authorize_get(s: web::Data<AuthorizationServer>, req: HttpRequest) -> HttpResponse {
+    let params = Params::parse(req.query_string().as_bytes());
+    run_authorize(&s, &req, params).await
+}
+
+async fn authorize_post(s: web::Data<AuthorizationServer>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+    use crate::error::{invalid_request, AuthorizeError};
+    let params = match read_limited(payload, MAX_FORM_BYTES).await {
+        Some(body) if is_form(&req) => Params::parse(&body),
+        Some(_) => {
+            let e = invalid_request("content type must be application/x-www-form-urlencoded");
+            return authorize_error(AuthorizeError::ErrorPage(e));
+        }
+        None => return authorize_error(AuthorizeError::ErrorPage(invalid_request("request too large"))),
+    };
+    run_authorize(&s, &req, params).await
+}
+
+async fn token(s: web::Data<AuthorizationServer>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+    if req.method() != Method::POST {
+        return method_not_allowed("POST");
+    }
+    let Some(body) = read_limited(payload, MAX_FORM_BYTES).await else {
+        return token_error(crate::error::invalid_request("request body too large").into());
+    };
+    if !is_form(&req) {
+        return token_error(
+            crate::error::invalid_request("content type must be application/x-www-form-urlencoded").into(),
+        );
+    }
+    let params = Params::parse(&body);
+    let authz = req.headers().get(header::AUTHORIZATION).map(|v| v.to_str().unwrap_or("?"));
+    match s.token(&params, authz).await {
+        Ok(r) => HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+            .insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")))
+            .json(r),
+        Err(e) => token_error(e),
+    }
+}
