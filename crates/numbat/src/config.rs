@@ -1,0 +1,351 @@
+//! Configuration: one TOML file plus environment overrides (`NUMBAT_<SECTION>__<KEY>`).
+//! Without `--config` the dev defaults (`config/dev.toml`, compiled in) apply. Every key is
+//! documented in `config/reference.toml`. [`Config::validate`] refuses to start on any error and
+//! names the key.
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+pub const DEV_CONFIG: &str = include_str!("../../../config/dev.toml");
+pub const DEV_CLIENT_KEY: &str = include_str!("../../../config/dev/demo-app.key.pem");
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub store: StoreConfig,
+    pub tokens: TokensConfig,
+    pub admin: AdminConfig,
+    pub log: LogConfig,
+    pub ingress: IngressSection,
+    pub clients: Vec<ClientConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: String,
+    pub issuer: String,
+    /// HTTP worker threads; 0 = one per core.
+    pub workers: usize,
+    /// Serve /metrics on the main listener.
+    pub metrics: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    pub url: String,
+    pub prefix: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TokensConfig {
+    pub access_token_ttl_s: i64,
+    pub id_token_ttl_s: i64,
+    pub code_ttl_s: i64,
+    pub clock_skew_s: i64,
+    /// `aud` of access tokens; empty = `{issuer}/number-verification/v2`.
+    pub access_token_audience: String,
+    pub pairwise_secret: String,
+    pub pairwise_secret_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminConfig {
+    pub token: String,
+    pub token_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    pub format: String,
+    /// A tracing filter, e.g. `info` or `numbat=debug,info`.
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngressSection {
+    pub domain: String,
+    /// Extra header names to strip, besides the built-in list.
+    pub strip_headers: Vec<String>,
+    pub static_bindings: Vec<StaticBinding>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaticBinding {
+    pub address: String,
+    pub msisdn: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientConfig {
+    pub client_id: String,
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    #[serde(default = "default_grants")]
+    pub grant_types: Vec<String>,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    #[serde(default = "default_auth_method")]
+    pub token_endpoint_auth_method: String,
+    #[serde(default = "default_id_alg")]
+    pub id_token_signed_response_alg: String,
+    #[serde(default)]
+    pub sector_identifier: Option<String>,
+    #[serde(default = "yes")]
+    pub require_pkce: bool,
+    /// A JWKS, as a JSON string or a TOML table.
+    #[serde(default)]
+    pub jwks: Option<serde_json::Value>,
+    #[serde(default)]
+    pub jwks_file: Option<PathBuf>,
+}
+
+fn default_grants() -> Vec<String> {
+    vec!["authorization_code".into()]
+}
+fn default_auth_method() -> String {
+    "private_key_jwt".into()
+}
+/// OIDC Registration: RS256 when a client registers none (S-03).
+fn default_id_alg() -> String {
+    "RS256".into()
+}
+fn yes() -> bool {
+    true
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig { listen: "127.0.0.1:8080".into(), issuer: "http://127.0.0.1:8080".into(), workers: 0, metrics: true }
+    }
+}
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig { url: "memory".into(), prefix: "numbat:".into() }
+    }
+}
+impl Default for TokensConfig {
+    fn default() -> Self {
+        TokensConfig {
+            access_token_ttl_s: 300,
+            id_token_ttl_s: 300,
+            code_ttl_s: 60,
+            clock_skew_s: 5,
+            access_token_audience: String::new(),
+            pairwise_secret: String::new(),
+            pairwise_secret_file: None,
+        }
+    }
+}
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig { token: String::new(), token_file: None }
+    }
+}
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { format: "text".into(), level: "info".into() }
+    }
+}
+impl Default for IngressSection {
+    fn default() -> Self {
+        IngressSection { domain: "default".into(), strip_headers: vec![], static_bindings: vec![] }
+    }
+}
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            server: ServerConfig::default(),
+            store: StoreConfig::default(),
+            tokens: TokensConfig::default(),
+            admin: AdminConfig::default(),
+            log: LogConfig::default(),
+            ingress: IngressSection::default(),
+            clients: vec![],
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {key}: {reason}")]
+pub struct ConfigError {
+    pub key: String,
+    pub reason: String,
+}
+
+fn err(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+    ConfigError { key: key.into(), reason: reason.into() }
+}
+
+impl Config {
+    /// Built-in defaults, then the file (or the dev defaults when none is given), then the
+    /// environment.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        fig = match path {
+            Some(p) => {
+                if !p.exists() {
+                    return Err(err("--config", format!("{} does not exist", p.display())));
+                }
+                fig.merge(Toml::file(p))
+            }
+            None => fig.merge(Toml::string(DEV_CONFIG)),
+        };
+        // Only `SECTION__KEY` variables are configuration; NUMBAT_ADMIN_TOKEN and friends are not.
+        fig = fig.merge(Env::prefixed("NUMBAT_").filter(|k| k.as_str().contains("__")).split("__"));
+        fig.extract().map_err(|e| err(e.path.join("."), e.to_string()))
+    }
+
+    /// The dev defaults alone (tests and `numbat demo`).
+    pub fn dev() -> Config {
+        Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(DEV_CONFIG))
+            .extract()
+            .expect("config/dev.toml is valid")
+    }
+
+    pub fn access_token_audience(&self) -> String {
+        if self.tokens.access_token_audience.is_empty() {
+            format!("{}/number-verification/v2", self.server.issuer)
+        } else {
+            self.tokens.access_token_audience.clone()
+        }
+    }
+
+    pub fn pairwise_secret(&self) -> Result<Vec<u8>, ConfigError> {
+        let s = match &self.tokens.pairwise_secret_file {
+            Some(f) => std::fs::read_to_string(f)
+                .map_err(|e| err("tokens.pairwise_secret_file", e.to_string()))?
+                .trim()
+                .to_owned(),
+            None => self.tokens.pairwise_secret.clone(),
+        };
+        if s.len() < 32 {
+            return Err(err("tokens.pairwise_secret", "at least 32 characters are required (P-85)"));
+        }
+        Ok(s.into_bytes())
+    }
+
+    /// Check everything that can be checked without I/O to the store.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let issuer = url::Url::parse(&self.server.issuer).map_err(|e| err("server.issuer", e.to_string()))?;
+        if issuer.query().is_some() || issuer.fragment().is_some() || self.server.issuer.ends_with('/') {
+            return Err(err("server.issuer", "no query, fragment or trailing slash"));
+        }
+        if issuer.scheme() != "https" && !matches!(issuer.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")) {
+            return Err(err("server.issuer", "plain http is allowed only on loopback (P-01)"));
+        }
+        self.server.listen.parse::<std::net::SocketAddr>().map_err(|e| err("server.listen", e.to_string()))?;
+        let t = &self.tokens;
+        if !(1..=3600).contains(&t.access_token_ttl_s) {
+            return Err(err("tokens.access_token_ttl_s", "1..=3600"));
+        }
+        if !(1..=3600).contains(&t.id_token_ttl_s) {
+            return Err(err("tokens.id_token_ttl_s", "1..=3600"));
+        }
+        if !(1..=60).contains(&t.code_ttl_s) {
+            return Err(err("tokens.code_ttl_s", "1..=60 (design.md)"));
+        }
+        if !(0..=30).contains(&t.clock_skew_s) {
+            return Err(err("tokens.clock_skew_s", "0..=30 (O-04)"));
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            return Err(err("log.format", "text or json"));
+        }
+        for (i, b) in self.ingress.static_bindings.iter().enumerate() {
+            b.address
+                .parse::<std::net::IpAddr>()
+                .map_err(|e| err(format!("ingress.static_bindings[{i}].address"), e.to_string()))?;
+            numbat_core::Msisdn::parse(&b.msisdn)
+                .map_err(|e| err(format!("ingress.static_bindings[{i}].msisdn"), e.to_string()))?;
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, c) in self.clients.iter().enumerate() {
+            if !seen.insert(&c.client_id) {
+                return Err(err(format!("clients[{i}].client_id"), "duplicate client_id"));
+            }
+            self.client(c).map_err(|e| err(format!("clients[{i}]"), e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// Turn a client entry into the domain's `Client`.
+    pub fn client(&self, c: &ClientConfig) -> Result<numbat_core::Client, String> {
+        if c.client_id.is_empty() || c.client_id.len() > 128 {
+            return Err("client_id must be 1..=128 characters".into());
+        }
+        let mut grant_types = Vec::new();
+        for g in &c.grant_types {
+            grant_types.push(numbat_core::GrantType::parse(g).ok_or_else(|| format!("unknown grant type {g}"))?);
+        }
+        let jwks = match (&c.jwks, &c.jwks_file) {
+            (Some(serde_json::Value::String(s)), None) => serde_json::from_str(s).map_err(|e| format!("jwks: {e}"))?,
+            (Some(v), None) => v.clone(),
+            (None, Some(f)) => {
+                let s = std::fs::read_to_string(f).map_err(|e| format!("jwks_file: {e}"))?;
+                serde_json::from_str(&s).map_err(|e| format!("jwks_file: {e}"))?
+            }
+            (None, None) => return Err("jwks or jwks_file is required for private_key_jwt".into()),
+            (Some(_), Some(_)) => return Err("give jwks or jwks_file, not both".into()),
+        };
+        let sector = match &c.sector_identifier {
+            Some(s) => s.clone(),
+            None => {
+                let hosts: std::collections::BTreeSet<String> = c
+                    .redirect_uris
+                    .iter()
+                    .filter_map(|u| url::Url::parse(u).ok().and_then(|u| u.host_str().map(str::to_owned)))
+                    .collect();
+                if hosts.len() != 1 {
+                    return Err("sector_identifier is required when redirect URIs span several hosts (P-85)".into());
+                }
+                hosts.into_iter().next().unwrap_or_default()
+            }
+        };
+        Ok(numbat_core::Client {
+            client_id: c.client_id.clone(),
+            redirect_uris: c.redirect_uris.clone(),
+            grant_types,
+            scopes: c.scopes.clone(),
+            token_endpoint_auth_method: c.token_endpoint_auth_method.clone(),
+            id_token_signed_response_alg: c.id_token_signed_response_alg.clone(),
+            sector_identifier: sector,
+            require_pkce: c.require_pkce,
+            jwks,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dev_config_is_valid() {
+        Config::dev().validate().unwrap();
+    }
+
+    #[test]
+    fn validation_names_the_key() {
+        let mut c = Config::dev();
+        c.tokens.code_ttl_s = 600;
+        assert_eq!(c.validate().unwrap_err().key, "tokens.code_ttl_s");
+        let mut c = Config::dev();
+        c.ingress.static_bindings[1].msisdn = "34600".into();
+        assert_eq!(c.validate().unwrap_err().key, "ingress.static_bindings[1].msisdn");
+        let mut c = Config::dev();
+        c.server.issuer = "http://example.com".into();
+        assert_eq!(c.validate().unwrap_err().key, "server.issuer");
+    }
+}

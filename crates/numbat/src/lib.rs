@@ -1,0 +1,10 @@
+//! numbat: the binary's library half (configuration, wiring, HTTP serving, metrics, the demo
+//! client), so that end-to-end tests start the very server the binary runs.
+
+pub mod config;
+pub mod demo;
+pub mod metrics;
+pub mod server;
+
+pub use config::Config;
+pub use server::{start, Component, Options, Running};

@@ -1,0 +1,135 @@
+use clap::{Parser, Subcommand};
+use numbat::config::Config;
+use numbat::server::{self, Component, Options};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "numbat", version, about = "CAMARA Number Verification with an OIDC authorization server and a network ingress")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve (all components by default, in-memory store, 127.0.0.1:8080).
+    Serve {
+        /// TOML configuration; without it the dev defaults (config/dev.toml) apply.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Store URL: `memory`, `redis://host:port`, `redis+cluster://h1:p1,h2:p2`.
+        #[arg(long)]
+        store: Option<String>,
+        /// Run one component alone (needs a shared Redis store).
+        #[arg(long, value_enum, default_value = "all")]
+        component: Component,
+        /// Listen address, overriding `server.listen`.
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Play the app against a running numbat and print each step.
+    Demo {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        server: String,
+        /// Source address of the "device" (127.0.0.1 and 127.0.0.2 are bound in the dev defaults).
+        #[arg(long, default_value = "127.0.0.1")]
+        from: std::net::IpAddr,
+        /// The number the app asks about.
+        #[arg(long, default_value = "+34600000001")]
+        number: String,
+        /// Send the SHA-256 hash of the number instead.
+        #[arg(long)]
+        hashed: bool,
+        #[arg(long, default_value = "demo-app")]
+        client_id: String,
+        #[arg(long, default_value = "http://127.0.0.1:9999/callback")]
+        redirect_uri: String,
+        /// The client's private key (PKCS#8 PEM); the dev key by default.
+        #[arg(long)]
+        key: Option<PathBuf>,
+    },
+    /// Check a configuration and exit.
+    CheckConfig {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+fn init_logging(cfg: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("NUMBAT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cfg.log.level));
+    let b = tracing_subscriber::fmt().with_env_filter(filter);
+    if cfg.log.format == "json" {
+        b.json().init();
+    } else {
+        b.init();
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Serve { config, store, component, listen } => {
+            let mut cfg = match Config::load(config.as_deref()) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("numbat: {e}");
+                    std::process::exit(2);
+                }
+            };
+            if let Some(s) = store {
+                cfg.store.url = s;
+            }
+            if let Some(l) = listen {
+                cfg.server.listen = l;
+            }
+            init_logging(&cfg);
+            match server::start(cfg, Options { component, ..Options::default() }).await {
+                Ok(running) => {
+                    let handle = running.handle.clone();
+                    tokio::spawn(async move {
+                        let _ = tokio::signal::ctrl_c().await;
+                        handle.stop(true).await;
+                    });
+                    match running.task.await {
+                        Ok(Ok(())) => 0,
+                        _ => 1,
+                    }
+                }
+                Err(e) => {
+                    eprintln!("numbat: {e}");
+                    2
+                }
+            }
+        }
+        Command::Demo { server, from, number, hashed, client_id, redirect_uri, key } => {
+            let key_pem = match key.map(std::fs::read_to_string).transpose() {
+                Ok(k) => k,
+                Err(e) => {
+                    eprintln!("numbat demo: --key: {e}");
+                    std::process::exit(2);
+                }
+            };
+            let args = numbat::demo::DemoArgs { server, from, number, hashed, client_id, redirect_uri, key_pem };
+            match numbat::demo::run(args).await {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("numbat demo: {e}");
+                    1
+                }
+            }
+        }
+        Command::CheckConfig { config } => match Config::load(config.as_deref()).and_then(|c| c.validate().map(|_| c)) {
+            Ok(_) => {
+                println!("configuration ok");
+                0
+            }
+            Err(e) => {
+                eprintln!("numbat: {e}");
+                2
+            }
+        },
+    };
+    std::process::exit(code);
+}

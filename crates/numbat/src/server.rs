@@ -1,0 +1,217 @@
+//! Wiring: build the components from the configuration and serve them over HTTP.
+
+use crate::config::{Config, ConfigError};
+use crate::metrics::{self, Metrics};
+use actix_web::middleware::{from_fn, DefaultHeaders};
+use actix_web::{web, App, HttpResponse, HttpServer};
+use numbat_authorization_server::registry::{ClientRegistry, RegisteredClient};
+use numbat_authorization_server::{AsConfig, AuthorizationServer};
+use numbat_core::{Clock, Msisdn, SystemClock};
+use numbat_jose::{Alg, JwksCache, KeyRing};
+use numbat_network_ingress::bindings::{Binding, Bindings, Source};
+use numbat_network_ingress::{http as ingress_http, Ingress, IngressConfig, DEFAULT_STRIPPED_HEADERS};
+use numbat_resource_server::{ResourceServer, ResourceServerConfig};
+use numbat_store::SharedStore;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Static bindings are re-written at every start; this only bounds their life in the store.
+const STATIC_BINDING_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Component {
+    /// Ingress, authorization server and resource server in one process.
+    All,
+    /// The authorization server (with the in-process ingress).
+    Authorization,
+    /// The Number Verification resource server.
+    Resource,
+}
+
+pub struct Options {
+    pub component: Component,
+    pub clock: Arc<dyn Clock>,
+    /// A listener bound by the caller (tests bind port 0); else `server.listen`.
+    pub listener: Option<TcpListener>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { component: Component::All, clock: Arc::new(SystemClock), listener: None }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("store: {0}")]
+    Store(#[from] numbat_store::StoreError),
+    #[error("keys: {0}")]
+    Keys(#[from] numbat_jose::KeyRingError),
+    #[error("listen: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub struct Running {
+    pub addr: SocketAddr,
+    pub store: SharedStore,
+    pub handle: actix_web::dev::ServerHandle,
+    pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+        let _ = self.task.await;
+    }
+}
+
+fn cfg_err(key: &str, reason: impl ToString) -> ConfigError {
+    ConfigError { key: key.into(), reason: reason.to_string() }
+}
+
+async fn build_authorization(
+    cfg: &Config,
+    store: &SharedStore,
+    clock: &Arc<dyn Clock>,
+) -> Result<(Arc<AuthorizationServer>, Arc<Ingress>), StartError> {
+    let keys = Arc::new(KeyRing::load_or_create(store).await?);
+    let mut clients = Vec::new();
+    for (i, c) in cfg.clients.iter().enumerate() {
+        let client = cfg.client(c).map_err(|e| cfg_err(&format!("clients[{i}]"), e))?;
+        let reg = RegisteredClient::new(client).map_err(|e| cfg_err(&format!("clients[{i}]"), e))?;
+        if keys.signer(reg.id_token_alg).is_none() {
+            return Err(cfg_err(
+                &format!("clients[{i}].id_token_signed_response_alg"),
+                format!("no {} signing key is configured", reg.id_token_alg.as_str()),
+            )
+            .into());
+        }
+        clients.push(reg);
+    }
+    let as_cfg = AsConfig {
+        issuer: cfg.server.issuer.clone(),
+        access_token_audience: cfg.access_token_audience(),
+        access_token_ttl_s: cfg.tokens.access_token_ttl_s,
+        id_token_ttl_s: cfg.tokens.id_token_ttl_s,
+        code_ttl_s: cfg.tokens.code_ttl_s,
+        clock_skew_s: cfg.tokens.clock_skew_s,
+        access_token_alg: Alg::ES256,
+    };
+    let server = AuthorizationServer::new(
+        as_cfg,
+        ClientRegistry::new(clients),
+        store.clone(),
+        keys,
+        clock.clone(),
+        &cfg.pairwise_secret()?,
+    );
+
+    let bindings = Bindings::new(store.clone());
+    let now = clock.now();
+    for (i, b) in cfg.ingress.static_bindings.iter().enumerate() {
+        let key = format!("ingress.static_bindings[{i}]");
+        let ip = b.address.parse().map_err(|e| cfg_err(&key, e))?;
+        let msisdn = Msisdn::parse(&b.msisdn).map_err(|e| cfg_err(&key, e))?;
+        bindings.upsert(&cfg.ingress.domain, ip, &Binding::new(msisdn, Source::Static, now), STATIC_BINDING_TTL).await?;
+    }
+    let mut strip: Vec<String> = DEFAULT_STRIPPED_HEADERS.iter().map(|s| s.to_string()).collect();
+    strip.extend(cfg.ingress.strip_headers.iter().map(|h| h.to_ascii_lowercase()));
+    let ingress_cfg = IngressConfig { domain: cfg.ingress.domain.clone(), strip_headers: strip, ..IngressConfig::default() };
+    let ingress = Arc::new(Ingress::new(ingress_cfg, bindings, clock.clone()));
+    Ok((Arc::new(server), ingress))
+}
+
+/// Build everything and start serving. Returns once the listener is bound.
+pub async fn start(cfg: Config, opts: Options) -> Result<Running, StartError> {
+    cfg.validate()?;
+    let store = numbat_store::open(&cfg.store.url, &cfg.store.prefix).await?;
+    let shared = !(cfg.store.url.is_empty() || cfg.store.url.starts_with("memory"));
+    if opts.component != Component::All && !shared {
+        return Err(cfg_err("store.url", "a single component needs a shared store (redis://...) to share state").into());
+    }
+
+    let (authz, ingress) = match opts.component {
+        Component::All | Component::Authorization => {
+            let (a, i) = build_authorization(&cfg, &store, &opts.clock).await?;
+            (Some(a), Some(i))
+        }
+        Component::Resource => (None, None),
+    };
+    let resource = match opts.component {
+        Component::All | Component::Resource => Some(Arc::new(ResourceServer::new(
+            ResourceServerConfig {
+                issuer: cfg.server.issuer.clone(),
+                audience: cfg.access_token_audience(),
+                access_token_algs: vec![Alg::ES256],
+                clock_skew_s: cfg.tokens.clock_skew_s,
+            },
+            store.clone(),
+            Arc::new(JwksCache::new(store.clone())),
+            opts.clock.clone(),
+        ))),
+        Component::Authorization => None,
+    };
+
+    let metrics = web::Data::new(Metrics::new());
+    let ready_store = store.clone();
+    let serve_metrics = cfg.server.metrics;
+    let factory = move || {
+        let ready_store = ready_store.clone();
+        let authz = authz.clone();
+        let resource = resource.clone();
+        let mut app = App::new()
+            .app_data(metrics.clone())
+            .wrap(from_fn(ingress_http::ingress_layer))
+            .wrap(from_fn(metrics::observe))
+            .wrap(
+                DefaultHeaders::new()
+                    .add(("X-Content-Type-Options", "nosniff"))
+                    .add(("Referrer-Policy", "no-referrer")),
+            );
+        if let Some(i) = &ingress {
+            app = app.app_data(ingress_http::ingress_data(i.clone()));
+        }
+        app.configure(move |c| {
+            if let Some(a) = authz {
+                numbat_authorization_server::http::configure(c, a);
+            }
+            if let Some(r) = resource {
+                numbat_resource_server::http::configure(c, r);
+            }
+            c.route("/health", web::get().to(|| async { HttpResponse::Ok().json(serde_json::json!({"status": "ok"})) }));
+            c.route(
+                "/ready",
+                web::get().to(move || {
+                    let s = ready_store.clone();
+                    async move {
+                        match s.ping().await {
+                            Ok(()) => HttpResponse::Ok().json(serde_json::json!({"status": "ready"})),
+                            Err(_) => HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": "store unavailable"})),
+                        }
+                    }
+                }),
+            );
+            if serve_metrics {
+                c.route("/metrics", web::get().to(metrics::metrics_endpoint));
+            }
+        })
+    };
+
+    let listener = match opts.listener {
+        Some(l) => l,
+        None => TcpListener::bind(&cfg.server.listen)?,
+    };
+    let addr = listener.local_addr()?;
+    let mut http = HttpServer::new(factory).keep_alive(Duration::from_secs(30)).shutdown_timeout(5);
+    if cfg.server.workers > 0 {
+        http = http.workers(cfg.server.workers);
+    }
+    let server = http.listen(listener)?.run();
+    let handle = server.handle();
+    let task = tokio::spawn(server);
+    tracing::info!(%addr, component = ?opts.component, store = if shared { "redis" } else { "memory" }, "numbat serving");
+    Ok(Running { addr, store, handle, task })
+}
