@@ -39,9 +39,18 @@ fn short(t: &str) -> String {
     }
 }
 
+/// A `private_key_jwt` client assertion (P-88..P-91): iss = sub = client_id, 60 s lifetime.
+pub fn client_assertion(pem: &str, kid: &str, client_id: &str, aud: &str) -> Result<String, String> {
+    let key = SigningKey::from_pkcs8_pem(Some(kid.to_owned()), Alg::ES256, pem).map_err(|e| e.to_string())?;
+    key.sign(
+        "JWT",
+        &json!({"iss": client_id, "sub": client_id, "aud": aud, "jti": random(16), "iat": now(), "exp": now() + 60}),
+    )
+    .map_err(|e| e.to_string())
+}
+
 pub async fn run(a: DemoArgs) -> Result<(), String> {
     let pem = a.key_pem.clone().unwrap_or_else(|| DEV_CLIENT_KEY.to_owned());
-    let key = SigningKey::from_pkcs8_pem(Some("demo-app-1".into()), Alg::ES256, &pem).map_err(|e| e.to_string())?;
     let device = reqwest::Client::builder()
         .local_address(a.from)
         .redirect(reqwest::redirect::Policy::none())
@@ -93,12 +102,7 @@ pub async fn run(a: DemoArgs) -> Result<(), String> {
     let code = q.get("code").ok_or("no code")?;
     println!("   302 to {} with code={} state ok", a.redirect_uri, short(code));
 
-    let assertion = key
-        .sign(
-            "JWT",
-            &json!({"iss": a.client_id, "sub": a.client_id, "aud": token_ep, "jti": random(16), "iat": now(), "exp": now() + 60}),
-        )
-        .map_err(|e| e.to_string())?;
+    let assertion = client_assertion(&pem, "demo-app-1", &a.client_id, &token_ep)?;
     println!("3. app backend: POST /token (authorization_code, private_key_jwt)");
     let resp: Value = backend
         .post(&token_ep)

@@ -48,6 +48,19 @@ enum Command {
         #[arg(long)]
         key: Option<PathBuf>,
     },
+    /// Print a private_key_jwt client assertion signed with a client's key (for curl walkthroughs).
+    Assertion {
+        #[arg(long, default_value = "demo-app")]
+        client_id: String,
+        #[arg(long, default_value = "demo-app-1")]
+        kid: String,
+        /// Audience: the token endpoint.
+        #[arg(long, default_value = "http://127.0.0.1:8080/token")]
+        aud: String,
+        /// The client's private key (PKCS#8 PEM, ES256); the dev key by default.
+        #[arg(long)]
+        key: Option<PathBuf>,
+    },
     /// Check a configuration and exit.
     CheckConfig {
         #[arg(long)]
@@ -117,6 +130,25 @@ async fn main() {
                 Err(e) => {
                     eprintln!("numbat demo: {e}");
                     1
+                }
+            }
+        }
+        Command::Assertion { client_id, kid, aud, key } => {
+            let pem = match key.map(std::fs::read_to_string).transpose() {
+                Ok(k) => k.unwrap_or_else(|| numbat::config::DEV_CLIENT_KEY.to_owned()),
+                Err(e) => {
+                    eprintln!("numbat assertion: --key: {e}");
+                    std::process::exit(2);
+                }
+            };
+            match numbat::demo::client_assertion(&pem, &kid, &client_id, &aud) {
+                Ok(jwt) => {
+                    println!("{jwt}");
+                    0
+                }
+                Err(e) => {
+                    eprintln!("numbat assertion: {e}");
+                    2
                 }
             }
         }
