@@ -4,6 +4,7 @@
 use crate::code::{valid_challenge, CodeRecord};
 use crate::error::{invalid_request, invalid_scope, AuthorizeError, ErrorCode, OAuthError};
 use crate::params::Params;
+use crate::registry::RegisteredClient;
 use crate::AuthorizationServer;
 use numbat_core::scope::OPENID;
 use numbat_core::{GrantType, IdentityOutcome, ScopeSet};
@@ -58,18 +59,15 @@ impl AuthorizationServer {
         }
 
         // From here on errors go back to the verified redirect URI (E-AZ-01..10).
-        let state = p.get("state").filter(|s| s.len() <= MAX_STATE && !p.is_duplicated("state"));
-        let redirect = |error: OAuthError| AuthorizeError::Redirect {
+        let outer_state = p.get("state").filter(|s| s.len() <= MAX_STATE && !p.is_duplicated("state"));
+        let redirect_outer = |error: OAuthError| AuthorizeError::Redirect {
             redirect_uri: redirect_uri.to_owned(),
-            state: state.map(str::to_owned),
+            state: outer_state.map(str::to_owned),
             issuer: self.cfg.issuer.clone(),
             error,
         };
         if let Some(d) = p.duplicates.first() {
-            return Err(redirect(invalid_request(format!("parameter {d} repeated"))));
-        }
-        if p.get("state").is_some_and(|s| s.len() > MAX_STATE) {
-            return Err(redirect(invalid_request("state too long")));
+            return Err(redirect_outer(invalid_request(format!("parameter {d} repeated"))));
         }
         if p.get("request_uri").is_some() {
             let e = if p.get("request").is_some() {
@@ -77,10 +75,36 @@ impl AuthorizationServer {
             } else {
                 OAuthError::new(ErrorCode::RequestUriNotSupported, "request_uri is not supported")
             };
-            return Err(redirect(e));
+            return Err(redirect_outer(e));
         }
         if p.get("request").is_some() {
-            return Err(redirect(OAuthError::new(ErrorCode::RequestNotSupported, "request objects are not supported yet")));
+            // P-26: from here on only the signed parameters (and the mirrored four) count.
+            let inner = self.resolve_request_object(p, &client).await.map_err(&redirect_outer)?;
+            return self.authorize_checked(&client, redirect_uri, &inner, identity).await;
+        }
+        self.authorize_checked(&client, redirect_uri, p, identity).await
+    }
+
+    /// Everything after the client and its redirect URI are verified.
+    async fn authorize_checked(
+        &self,
+        client: &RegisteredClient,
+        redirect_uri: &str,
+        p: &Params,
+        identity: IdentityOutcome,
+    ) -> Result<AuthorizeRedirect, AuthorizeError> {
+        let state = p.get("state").filter(|s| s.len() <= MAX_STATE);
+        let redirect = |error: OAuthError| AuthorizeError::Redirect {
+            redirect_uri: redirect_uri.to_owned(),
+            state: state.map(str::to_owned),
+            issuer: self.cfg.issuer.clone(),
+            error,
+        };
+        if p.oversized {
+            return Err(redirect(invalid_request("request too large")));
+        }
+        if p.get("state").is_some_and(|s| s.len() > MAX_STATE) {
+            return Err(redirect(invalid_request("state too long")));
         }
         match p.get("response_type") {
             None => return Err(redirect(invalid_request("response_type missing"))),

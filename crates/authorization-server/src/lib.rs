@@ -12,9 +12,11 @@ pub mod discovery;
 pub mod error;
 pub mod grant;
 pub mod http;
+pub mod introspection;
 pub mod pairwise;
 pub mod params;
 pub mod registry;
+pub mod request_object;
 pub mod tokens;
 
 use grant::GrantHandler;
@@ -54,6 +56,12 @@ impl AsConfig {
     }
     pub fn jwks_uri(&self) -> String {
         format!("{}/jwks", self.issuer)
+    }
+    pub fn introspection_endpoint(&self) -> String {
+        format!("{}/introspect", self.issuer)
+    }
+    pub fn revocation_endpoint(&self) -> String {
+        format!("{}/revoke", self.issuer)
     }
 }
 

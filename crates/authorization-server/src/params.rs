@@ -48,6 +48,21 @@ impl Params {
         p
     }
 
+    /// Parameters from already-decoded pairs (a verified request object); no duplicates possible.
+    pub fn from_pairs(pairs: impl Iterator<Item = (String, String)>) -> Params {
+        let mut p = Params::default();
+        for (k, v) in pairs {
+            if v.len() > MAX_VALUE_BYTES || p.map.len() >= MAX_PARAMS {
+                p.oversized = true;
+                break;
+            }
+            if !v.is_empty() {
+                p.map.insert(k, v);
+            }
+        }
+        p
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
         self.map.get(name).map(String::as_str)
     }

@@ -40,6 +40,11 @@ fn split(token: &str) -> Result<(&str, &str, &str), JoseError> {
 pub fn decode_header(token: &str) -> Result<Header, JoseError> {
     let (h, _, _) = split(token)?;
     let bytes = b64::decode(h)?;
+    // The header must be a JSON object (RFC 7515 §5.2): serde's derived struct visitor would
+    // also accept a JSON array, filling the fields by position.
+    if bytes.iter().find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r')) != Some(&b'{') {
+        return Err(JoseError::Malformed("header"));
+    }
     let header: Header = serde_json::from_slice(&bytes).map_err(|_| JoseError::Malformed("header"))?;
     if header.crit.is_some() {
         return Err(JoseError::Crit);

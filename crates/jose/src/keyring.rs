@@ -12,6 +12,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Key records outlive any token by far; rotation rewrites them.
+/// The algorithms an authorization server signs with unless configured otherwise.
+pub const DEFAULT_ALGS: [Alg; 2] = [Alg::ES256, Alg::RS256];
+
 const KEY_RECORD_TTL: Duration = Duration::from_secs(400 * 24 * 3600);
 
 #[derive(Serialize, Deserialize)]
@@ -30,6 +33,8 @@ struct StoredKeys {
 struct Ring {
     signers: Vec<Arc<SigningKey>>,
     jwks: Jwks,
+    /// The same public keys, parsed once for verifying numbat's own tokens.
+    verify: KeySet,
 }
 
 /// The authorization server's signing keys. The first key of each algorithm signs.
@@ -55,36 +60,42 @@ impl KeyRing {
         Ok(KeyRing { inner: RwLock::new(Arc::new(ring)) })
     }
 
-    /// Load the shared keys from the store, or create an ES256 key when there is none yet.
-    /// Concurrent first starts agree: the first writer wins and the others read its key.
+    /// Load the shared keys from the store, creating the missing ones (ES256 for access tokens,
+    /// RS256 because OIDC requires it for ID tokens). Concurrent first starts agree: the first
+    /// writer wins and every instance then uses what the store holds.
     pub async fn load_or_create(store: &SharedStore) -> Result<Self, KeyRingError> {
-        let rec = match store.get(keys::SIGNING_KEYS).await? {
-            Some(bytes) => bytes,
-            None => {
-                let key = SigningKey::generate_es256()?;
-                let rec = StoredKeys {
-                    v: 1,
-                    keys: vec![StoredKey {
-                        kid: key.kid().to_owned(),
-                        alg: key.alg().as_str().to_owned(),
-                        pkcs8: b64::encode(key.pkcs8_der()),
-                    }],
-                };
-                let bytes = serde_json::to_vec(&rec).map_err(|e| KeyRingError::Corrupt(e.to_string()))?;
-                if store.put_if_absent(keys::SIGNING_KEYS, &bytes, KEY_RECORD_TTL).await? {
-                    tracing::info!(kid = key.kid(), "generated a new ES256 signing key");
-                    bytes
-                } else {
-                    store
-                        .get(keys::SIGNING_KEYS)
-                        .await?
-                        .ok_or_else(|| KeyRingError::Corrupt("key record vanished".into()))?
-                }
-            }
+        Self::load_or_create_with(store, &DEFAULT_ALGS).await
+    }
+
+    pub async fn load_or_create_with(store: &SharedStore, required: &[Alg]) -> Result<Self, KeyRingError> {
+        let mut rec: StoredKeys = match store.get(keys::SIGNING_KEYS).await? {
+            Some(b) => serde_json::from_slice(&b).map_err(|e| KeyRingError::Corrupt(e.to_string()))?,
+            None => StoredKeys { v: 1, keys: vec![] },
         };
-        let parsed: StoredKeys = serde_json::from_slice(&rec).map_err(|e| KeyRingError::Corrupt(e.to_string()))?;
+        let missing: Vec<Alg> = required.iter().copied().filter(|a| !rec.keys.iter().any(|k| k.alg == a.as_str())).collect();
+        if !missing.is_empty() {
+            let fresh = rec.keys.is_empty();
+            for alg in missing {
+                let key = SigningKey::generate(alg)?;
+                tracing::info!(kid = key.kid(), alg = alg.as_str(), "generated a signing key");
+                rec.keys.push(StoredKey {
+                    kid: key.kid().to_owned(),
+                    alg: alg.as_str().to_owned(),
+                    pkcs8: b64::encode(key.pkcs8_der()),
+                });
+            }
+            let bytes = serde_json::to_vec(&rec).map_err(|e| KeyRingError::Corrupt(e.to_string()))?;
+            if fresh {
+                store.put_if_absent(keys::SIGNING_KEYS, &bytes, KEY_RECORD_TTL).await?;
+            } else {
+                store.put(keys::SIGNING_KEYS, &bytes, KEY_RECORD_TTL).await?;
+            }
+            // Whoever won, use what the store holds now.
+            let b = store.get(keys::SIGNING_KEYS).await?.ok_or_else(|| KeyRingError::Corrupt("key record vanished".into()))?;
+            rec = serde_json::from_slice(&b).map_err(|e| KeyRingError::Corrupt(e.to_string()))?;
+        }
         let mut signers = Vec::new();
-        for k in parsed.keys {
+        for k in rec.keys {
             let alg = Alg::parse(&k.alg).ok_or_else(|| KeyRingError::Corrupt(format!("alg {}", k.alg)))?;
             signers.push(Arc::new(SigningKey::from_pkcs8(k.kid, alg, &b64::decode(&k.pkcs8)?)?));
         }
@@ -95,7 +106,8 @@ impl KeyRing {
 
     fn build(signers: Vec<Arc<SigningKey>>) -> Ring {
         let jwks = Jwks { keys: signers.iter().map(|k| k.public_jwk()).collect() };
-        Ring { signers, jwks }
+        let verify = KeySet::from_jwks(&jwks).unwrap_or_default();
+        Ring { signers, jwks, verify }
     }
 
     /// The key that signs with `alg` now.
@@ -111,6 +123,12 @@ impl KeyRing {
             }
         }
         v
+    }
+
+    /// Verify a token this server signed (introspection, revocation, userinfo).
+    pub fn verify(&self, token: &str, allowed: &[Alg]) -> Result<Verified, JoseError> {
+        let ring = self.inner.read().clone();
+        crate::verify(token, &ring.verify, allowed)
     }
 
     /// The published JWKS (public members only).

@@ -54,6 +54,31 @@ impl SigningKey {
         Ok(k)
     }
 
+    /// A fresh 2048-bit RSA key for RS256 (the algorithm OIDC requires every OP to offer).
+    pub fn generate_rs256() -> Result<Self, JoseError> {
+        use rsa::pkcs8::EncodePrivateKey;
+        let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).map_err(|_| JoseError::Sign)?;
+        let der = key.to_pkcs8_der().map_err(|_| JoseError::Sign)?;
+        let mut k = Self::from_pkcs8(String::new(), Alg::RS256, der.as_bytes())?;
+        k.kid = k.thumbprint();
+        Ok(k)
+    }
+
+    /// A fresh key for `alg`.
+    pub fn generate(alg: Alg) -> Result<Self, JoseError> {
+        match alg {
+            Alg::ES256 => Self::generate_es256(),
+            Alg::EdDSA => Self::generate_ed25519(),
+            Alg::RS256 => Self::generate_rs256(),
+            Alg::PS256 => {
+                let rs = Self::generate_rs256()?;
+                let mut k = Self::from_pkcs8(String::new(), Alg::PS256, rs.pkcs8_der())?;
+                k.kid = format!("{}-ps", rs.kid);
+                Ok(k)
+            }
+        }
+    }
+
     /// A fresh Ed25519 key for EdDSA.
     pub fn generate_ed25519() -> Result<Self, JoseError> {
         let rng = SystemRandom::new();

@@ -2,6 +2,7 @@
 //! by `grant_type`; adding a grant adds a module and a line in [`default_grants`].
 
 mod authorization_code;
+mod client_credentials;
 
 use crate::client_auth::required;
 use crate::error::{invalid_request, ErrorCode, OAuthError, TokenError};
@@ -26,7 +27,7 @@ pub trait GrantHandler: Send + Sync {
 }
 
 pub fn default_grants() -> Vec<Box<dyn GrantHandler>> {
-    vec![Box::new(authorization_code::AuthorizationCode)]
+    vec![Box::new(authorization_code::AuthorizationCode), Box::new(client_credentials::ClientCredentials)]
 }
 
 impl AuthorizationServer {

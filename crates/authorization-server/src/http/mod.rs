@@ -32,6 +32,16 @@ pub fn configure(cfg: &mut web::ServiceConfig, server: Arc<AuthorizationServer>)
             web::resource("/token")
                 .route(web::post().to(token))
                 .default_service(web::to(|| async { method_not_allowed("POST") })),
+        )
+        .service(
+            web::resource("/introspect")
+                .route(web::post().to(introspect))
+                .default_service(web::to(|| async { method_not_allowed("POST") })),
+        )
+        .service(
+            web::resource("/revoke")
+                .route(web::post().to(revoke))
+                .default_service(web::to(|| async { method_not_allowed("POST") })),
         );
 }
 
@@ -101,21 +111,51 @@ async fn authorize_post(s: web::Data<AuthorizationServer>, req: HttpRequest, pay
     run_authorize(&s, &req, params).await
 }
 
-async fn token(s: web::Data<AuthorizationServer>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+/// A form POST to a client-authenticated endpoint: its parameters and `Authorization` header.
+async fn read_form(req: &HttpRequest, payload: web::Payload) -> Result<(Params, Option<String>), HttpResponse> {
     if req.method() != Method::POST {
-        return method_not_allowed("POST");
+        return Err(method_not_allowed("POST"));
     }
     let Some(body) = read_limited(payload, MAX_FORM_BYTES).await else {
-        return token_error(crate::error::invalid_request("request body too large").into());
+        return Err(token_error(crate::error::invalid_request("request body too large").into()));
     };
-    if !is_form(&req) {
-        return token_error(
+    if !is_form(req) {
+        return Err(token_error(
             crate::error::invalid_request("content type must be application/x-www-form-urlencoded").into(),
-        );
+        ));
     }
-    let params = Params::parse(&body);
-    let authz = req.headers().get(header::AUTHORIZATION).map(|v| v.to_str().unwrap_or("?"));
-    match s.token(&params, authz).await {
+    let authz = req.headers().get(header::AUTHORIZATION).map(|v| v.to_str().unwrap_or("?").to_owned());
+    Ok((Params::parse(&body), authz))
+}
+
+async fn introspect(s: web::Data<AuthorizationServer>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+    let (params, authz) = match read_form(&req, payload).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    match s.introspect(&params, authz.as_deref()).await {
+        Ok(r) => HttpResponse::Ok().insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store"))).json(r),
+        Err(e) => token_error(e),
+    }
+}
+
+async fn revoke(s: web::Data<AuthorizationServer>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+    let (params, authz) = match read_form(&req, payload).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    match s.revoke(&params, authz.as_deref()).await {
+        Ok(()) => HttpResponse::Ok().insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store"))).finish(),
+        Err(e) => token_error(e),
+    }
+}
+
+async fn token(s: web::Data<AuthorizationServer>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+    let (params, authz) = match read_form(&req, payload).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    match s.token(&params, authz.as_deref()).await {
         Ok(r) => HttpResponse::Ok()
             .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
             .insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")))

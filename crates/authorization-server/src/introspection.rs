@@ -1,0 +1,100 @@
+//! Token introspection (RFC 7662, S-09) and revocation (RFC 7009, S-10) for numbat's own access
+//! tokens. Callers authenticate as clients and see only their own tokens; anything else, and
+//! any spent single-use token (NVR-05), is simply `{"active": false}`.
+
+use crate::client_auth::required;
+use crate::error::{invalid_request, ErrorCode, OAuthError, TokenError};
+use crate::params::Params;
+use crate::AuthorizationServer;
+use numbat_core::{AccessTokenClaims, AccessTokenRecord, ACCESS_TOKEN_TYP};
+use numbat_store::keys;
+use serde::Serialize;
+
+#[derive(Debug, Serialize)]
+pub struct Introspection {
+    pub active: bool,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub details: Option<ActiveDetails>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ActiveDetails {
+    pub scope: String,
+    pub client_id: String,
+    pub token_type: &'static str,
+    pub exp: i64,
+    pub iat: i64,
+    pub sub: String,
+    pub aud: String,
+    pub iss: String,
+    pub jti: String,
+}
+
+const INACTIVE: Introspection = Introspection { active: false, details: None };
+
+impl AuthorizationServer {
+    /// The claims of a token this server issued and that is still within its lifetime.
+    fn own_token_claims(&self, token: &str) -> Option<AccessTokenClaims> {
+        let v = self.keys.verify(token, &[self.cfg.access_token_alg]).ok()?;
+        if v.header.typ.as_deref() != Some(ACCESS_TOKEN_TYP) {
+            return None;
+        }
+        let c: AccessTokenClaims = serde_json::from_slice(&v.payload).ok()?;
+        (c.iss == self.cfg.issuer && c.exp > self.clock.now()).then_some(c)
+    }
+
+    fn check_hint(p: &Params) -> Result<(), TokenError> {
+        match p.get("token_type_hint") {
+            None | Some("access_token") | Some("refresh_token") => Ok(()),
+            Some(_) => Err(OAuthError::new(ErrorCode::InvalidRequest, "unknown token_type_hint").into()),
+        }
+    }
+
+    pub async fn introspect(&self, p: &Params, authorization_header: Option<&str>) -> Result<Introspection, TokenError> {
+        if let Some(d) = p.duplicates.first() {
+            return Err(invalid_request(format!("parameter {d} repeated")).into());
+        }
+        let client = self.authenticate_client(p, authorization_header, &self.cfg.introspection_endpoint()).await?;
+        let token = required(p, "token")?;
+        Self::check_hint(p)?;
+        let Some(c) = self.own_token_claims(token) else { return Ok(INACTIVE) };
+        if c.client_id != client.client.client_id {
+            return Ok(INACTIVE);
+        }
+        // The record is the truth: gone once spent (NVR-05, NVX-27) or revoked.
+        let Some(bytes) = self.store.get(&keys::access_token(&c.jti)).await? else { return Ok(INACTIVE) };
+        if AccessTokenRecord::decode(&bytes).is_none() {
+            return Ok(INACTIVE);
+        }
+        Ok(Introspection {
+            active: true,
+            details: Some(ActiveDetails {
+                scope: c.scope,
+                client_id: c.client_id,
+                token_type: "Bearer",
+                exp: c.exp,
+                iat: c.iat,
+                sub: c.sub,
+                aud: c.aud,
+                iss: c.iss,
+                jti: c.jti,
+            }),
+        })
+    }
+
+    /// RFC 7009: 200 whatever the token was; a client can revoke only its own tokens.
+    pub async fn revoke(&self, p: &Params, authorization_header: Option<&str>) -> Result<(), TokenError> {
+        if let Some(d) = p.duplicates.first() {
+            return Err(invalid_request(format!("parameter {d} repeated")).into());
+        }
+        let client = self.authenticate_client(p, authorization_header, &self.cfg.revocation_endpoint()).await?;
+        let token = required(p, "token")?;
+        Self::check_hint(p)?;
+        if let Some(c) = self.own_token_claims(token) {
+            if c.client_id == client.client.client_id {
+                self.store.delete(&keys::access_token(&c.jti)).await?;
+            }
+        }
+        Ok(())
+    }
+}
