@@ -1,6 +1,7 @@
 //! numbat: the binary's library half (configuration, wiring, HTTP serving, metrics, the demo
 //! client), so that end-to-end tests start the very server the binary runs.
 
+pub mod bench;
 pub mod config;
 pub mod demo;
 pub mod metrics;

@@ -61,6 +61,21 @@ enum Command {
         #[arg(long)]
         key: Option<PathBuf>,
     },
+    /// Load-test the full Number Verification round (authorize + token + verify) against a
+    /// running numbat with the dev client; prints latency percentiles and server CPU per flow.
+    Bench {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        server: String,
+        #[arg(long, default_value = "127.0.0.1")]
+        from: std::net::IpAddr,
+        #[arg(long, default_value_t = 5000)]
+        flows: usize,
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// PID of the server process, to report its CPU time per flow.
+        #[arg(long)]
+        server_pid: Option<u32>,
+    },
     /// Check a configuration and exit.
     CheckConfig {
         #[arg(long)]
@@ -149,6 +164,16 @@ async fn main() {
                 Err(e) => {
                     eprintln!("numbat assertion: {e}");
                     2
+                }
+            }
+        }
+        Command::Bench { server, from, flows, concurrency, server_pid } => {
+            let args = numbat::bench::BenchArgs { server, from, flows, concurrency, server_pid };
+            match numbat::bench::run(args).await {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("numbat bench: {e}");
+                    1
                 }
             }
         }
