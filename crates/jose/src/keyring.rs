@@ -68,31 +68,38 @@ impl KeyRing {
     }
 
     pub async fn load_or_create_with(store: &SharedStore, required: &[Alg]) -> Result<Self, KeyRingError> {
-        let mut rec: StoredKeys = match store.get(keys::SIGNING_KEYS).await? {
-            Some(b) => serde_json::from_slice(&b).map_err(|e| KeyRingError::Corrupt(e.to_string()))?,
-            None => StoredKeys { v: 1, keys: vec![] },
-        };
-        let missing: Vec<Alg> = required.iter().copied().filter(|a| !rec.keys.iter().any(|k| k.alg == a.as_str())).collect();
-        if !missing.is_empty() {
-            let fresh = rec.keys.is_empty();
-            for alg in missing {
-                let key = SigningKey::generate(alg)?;
-                tracing::info!(kid = key.kid(), alg = alg.as_str(), "generated a signing key");
-                rec.keys.push(StoredKey {
-                    kid: key.kid().to_owned(),
-                    alg: alg.as_str().to_owned(),
-                    pkcs8: b64::encode(key.pkcs8_der()),
-                });
+        let mut rec = read_record(store).await?;
+        // Adding keys is read-modify-write; a short lock (set-if-absent) makes instances that
+        // start together take turns, so every one ends with the keys the store holds.
+        let mut attempts = 0;
+        while !missing(&rec, required).is_empty() {
+            attempts += 1;
+            if attempts > 200 {
+                return Err(KeyRingError::Corrupt("timed out waiting for the signing-key lock".into()));
             }
-            let bytes = serde_json::to_vec(&rec).map_err(|e| KeyRingError::Corrupt(e.to_string()))?;
-            if fresh {
-                store.put_if_absent(keys::SIGNING_KEYS, &bytes, KEY_RECORD_TTL).await?;
+            if store.put_if_absent(SIGNING_LOCK, b"1", Duration::from_secs(30)).await? {
+                let result = async {
+                    let mut rec = read_record(store).await?;
+                    for alg in missing(&rec, required) {
+                        let key = SigningKey::generate(alg)?;
+                        tracing::info!(kid = key.kid(), alg = alg.as_str(), "generated a signing key");
+                        rec.keys.push(StoredKey {
+                            kid: key.kid().to_owned(),
+                            alg: alg.as_str().to_owned(),
+                            pkcs8: b64::encode(key.pkcs8_der()),
+                        });
+                    }
+                    let bytes = serde_json::to_vec(&rec).map_err(|e| KeyRingError::Corrupt(e.to_string()))?;
+                    store.put(keys::SIGNING_KEYS, &bytes, KEY_RECORD_TTL).await?;
+                    Ok::<(), KeyRingError>(())
+                }
+                .await;
+                store.delete(SIGNING_LOCK).await?;
+                result?;
             } else {
-                store.put(keys::SIGNING_KEYS, &bytes, KEY_RECORD_TTL).await?;
+                tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            // Whoever won, use what the store holds now.
-            let b = store.get(keys::SIGNING_KEYS).await?.ok_or_else(|| KeyRingError::Corrupt("key record vanished".into()))?;
-            rec = serde_json::from_slice(&b).map_err(|e| KeyRingError::Corrupt(e.to_string()))?;
+            rec = read_record(store).await?;
         }
         let mut signers = Vec::new();
         for k in rec.keys {
@@ -106,7 +113,11 @@ impl KeyRing {
 
     fn build(signers: Vec<Arc<SigningKey>>) -> Ring {
         let jwks = Jwks { keys: signers.iter().map(|k| k.public_jwk()).collect() };
-        let verify = KeySet::from_jwks(&jwks).unwrap_or_default();
+        // Our own public keys always parse; an error here would be a bug, so say so loudly.
+        let verify = KeySet::from_jwks(&jwks).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "own JWKS does not parse; own tokens cannot be verified");
+            KeySet::default()
+        });
         Ring { signers, jwks, verify }
     }
 
@@ -135,6 +146,19 @@ impl KeyRing {
     pub fn jwks(&self) -> Jwks {
         self.inner.read().jwks.clone()
     }
+}
+
+const SIGNING_LOCK: &str = "keys:signing:lock";
+
+async fn read_record(store: &SharedStore) -> Result<StoredKeys, KeyRingError> {
+    match store.get(keys::SIGNING_KEYS).await? {
+        Some(b) => serde_json::from_slice(&b).map_err(|e| KeyRingError::Corrupt(e.to_string())),
+        None => Ok(StoredKeys { v: 1, keys: vec![] }),
+    }
+}
+
+fn missing(rec: &StoredKeys, required: &[Alg]) -> Vec<Alg> {
+    required.iter().copied().filter(|a| !rec.keys.iter().any(|k| k.alg == a.as_str())).collect()
 }
 
 async fn publish(store: &SharedStore, jwks: &Jwks) -> Result<(), KeyRingError> {

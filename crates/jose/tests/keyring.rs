@@ -500,7 +500,6 @@ async fn jwks_cache_reports_unavailable_store_as_unavailable_not_invalid() {
 /// re-reads it; when one instance's re-read happens before the other's write, the two
 /// instances keep different RS256 keys, and only one of them is in the stored/published keys.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known race in KeyRing::load_or_create_with (non-fresh path uses a plain put); see report"]
 async fn concurrent_upgrade_adding_rs256_agrees_on_one_rs256_key() {
     let inner = fresh_store();
     let old = KeyRing::load_or_create_with(&inner, &[Alg::ES256]).await.unwrap();
