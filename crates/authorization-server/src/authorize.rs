@@ -210,7 +210,12 @@ impl AuthorizationServer {
         }
         // NVR-03: offline_access beside a Number Verification scope is ignored; numbat issues no
         // refresh tokens in this flow yet, so it is ignored everywhere.
-        let kept: Vec<&str> = requested.iter().filter(|s| *s != OFFLINE_ACCESS).collect();
+        let mut kept: Vec<&str> = requested.iter().filter(|s| *s != OFFLINE_ACCESS).collect();
+        if let Some(dp) = client.default_purpose.as_deref() {
+            if requested.purpose_values().next().is_none() {
+                kept.push(dp);
+            }
+        }
         let scope = ScopeSet::parse(&kept.join(" ")).map_err(|_| invalid_scope("scope is empty"))?;
         for s in scope.iter() {
             if s.contains('#') && s.starts_with("dpv:") {

@@ -24,6 +24,7 @@ pub fn metadata(cfg: &AsConfig, keys: &KeyRing, registry: &ClientRegistry, grant
         "authorization_endpoint": cfg.authorization_endpoint(),
         "token_endpoint": cfg.token_endpoint(),
         "jwks_uri": cfg.jwks_uri(),
+        "userinfo_endpoint": cfg.userinfo_endpoint(),
         "introspection_endpoint": cfg.introspection_endpoint(),
         "introspection_endpoint_auth_methods_supported": ["private_key_jwt"],
         "revocation_endpoint": cfg.revocation_endpoint(),

@@ -18,6 +18,7 @@ pub mod params;
 pub mod registry;
 pub mod request_object;
 pub mod tokens;
+pub mod userinfo;
 
 use grant::GrantHandler;
 use numbat_core::Clock;
@@ -56,6 +57,9 @@ impl AsConfig {
     }
     pub fn jwks_uri(&self) -> String {
         format!("{}/jwks", self.issuer)
+    }
+    pub fn userinfo_endpoint(&self) -> String {
+        format!("{}/userinfo", self.issuer)
     }
     pub fn introspection_endpoint(&self) -> String {
         format!("{}/introspect", self.issuer)

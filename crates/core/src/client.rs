@@ -59,6 +59,11 @@ pub struct Client {
     pub sector_identifier: String,
     /// P-33: PKCE S256 required.
     pub require_pkce: bool,
+    /// A `dpv:` purpose added when a request names none. Off by default: P-80 wants exactly one
+    /// purpose per request; this exists for clients that cannot send one (the OIDF conformance
+    /// suite always sends `scope=openid`).
+    #[serde(default)]
+    pub default_purpose: Option<String>,
     /// Public keys (a JWKS document) for `private_key_jwt` and signed requests.
     pub jwks: serde_json::Value,
 }

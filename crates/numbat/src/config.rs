@@ -104,6 +104,9 @@ pub struct ClientConfig {
     pub sector_identifier: Option<String>,
     #[serde(default = "yes")]
     pub require_pkce: bool,
+    /// A `dpv:` purpose added when a request names none (conformance-suite clients only).
+    #[serde(default)]
+    pub default_purpose: Option<String>,
     /// A JWKS, as a JSON string or a TOML table.
     #[serde(default)]
     pub jwks: Option<serde_json::Value>,
@@ -322,6 +325,16 @@ impl Config {
             id_token_signed_response_alg: c.id_token_signed_response_alg.clone(),
             sector_identifier: sector,
             require_pkce: c.require_pkce,
+            default_purpose: match &c.default_purpose {
+                Some(p) => {
+                    numbat_core::Purpose::parse(p).map_err(|e| format!("default_purpose: {e}"))?;
+                    if !c.scopes.contains(p) {
+                        return Err("default_purpose must be among the client's scopes".into());
+                    }
+                    Some(p.clone())
+                }
+                None => None,
+            },
             jwks,
         })
     }

@@ -4,6 +4,7 @@
 
 use crate::authorize::redirect_with;
 use crate::error::{AuthorizeError, ErrorCode, OAuthError, TokenError};
+use crate::userinfo::UserInfoError;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
@@ -81,4 +82,20 @@ pub fn method_not_allowed(allow: &'static str) -> HttpResponse {
         .insert_header((header::ALLOW, HeaderValue::from_static(allow)))
         .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .json(serde_json::json!({"error": "invalid_request", "error_description": "method not allowed"}))
+}
+
+/// RFC 6750 §3: bearer-token errors in `WWW-Authenticate`.
+pub fn userinfo_error(e: UserInfoError) -> HttpResponse {
+    let (status, challenge, code) = match e {
+        UserInfoError::Missing => (StatusCode::UNAUTHORIZED, "Bearer", "invalid_request"),
+        UserInfoError::InvalidToken => (StatusCode::UNAUTHORIZED, "Bearer error=\"invalid_token\"", "invalid_token"),
+        UserInfoError::InsufficientScope => {
+            (StatusCode::FORBIDDEN, "Bearer error=\"insufficient_scope\", scope=\"openid\"", "insufficient_scope")
+        }
+        UserInfoError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "Bearer", "temporarily_unavailable"),
+    };
+    HttpResponse::build(status)
+        .insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge)))
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .json(serde_json::json!({"error": code}))
 }

@@ -8,7 +8,7 @@ use crate::AuthorizationServer;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::Method;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
-use errors::{authorize_error, method_not_allowed, token_error};
+use errors::{authorize_error, method_not_allowed, token_error, userinfo_error};
 use futures_util::StreamExt;
 use numbat_core::IdentityOutcome;
 use std::sync::Arc;
@@ -32,6 +32,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, server: Arc<AuthorizationServer>)
             web::resource("/token")
                 .route(web::post().to(token))
                 .default_service(web::to(|| async { method_not_allowed("POST") })),
+        )
+        .service(
+            web::resource("/userinfo")
+                .route(web::get().to(userinfo))
+                .route(web::post().to(userinfo))
+                .default_service(web::to(|| async { method_not_allowed("GET, POST") })),
         )
         .service(
             web::resource("/introspect")
@@ -161,5 +167,20 @@ async fn token(s: web::Data<AuthorizationServer>, req: HttpRequest, payload: web
             .insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")))
             .json(r),
         Err(e) => token_error(e),
+    }
+}
+
+/// OIDC Core §5.3: the access token in the `Authorization` header (RFC 6750 §2.1).
+async fn userinfo(s: web::Data<AuthorizationServer>, req: HttpRequest) -> HttpResponse {
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim());
+    match s.userinfo(bearer).await {
+        Ok(u) => HttpResponse::Ok().insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store"))).json(u),
+        Err(e) => userinfo_error(e),
     }
 }
