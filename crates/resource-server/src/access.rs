@@ -227,10 +227,7 @@ mod tests {
         assert_eq!(parse("Bearer a b"), Credentials::Malformed);
         assert_eq!(parse("Bearer ===="), Credentials::Malformed);
         assert_eq!(parse(""), Credentials::Malformed);
-        assert_eq!(
-            Credentials::from_header_values(&[b"Bearer a.b.c", b"Bearer a.b.c"]),
-            Credentials::Malformed
-        );
+        assert_eq!(Credentials::from_header_values(&[b"Bearer a.b.c", b"Bearer a.b.c"]), Credentials::Malformed);
     }
 
     #[test]

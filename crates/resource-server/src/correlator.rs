@@ -36,7 +36,7 @@ impl Correlator {
     pub fn from_header_values(values: &[&[u8]]) -> Self {
         match values {
             [] => Self::generated(true),
-            [v] if v.is_empty() => Self::generated(true),
+            [[]] => Self::generated(true),
             [v] if is_valid(v) => match std::str::from_utf8(v) {
                 Ok(s) => Correlator { value: s.to_owned(), valid: true },
                 Err(_) => Self::generated(false),

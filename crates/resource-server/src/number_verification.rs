@@ -92,7 +92,12 @@ impl std::fmt::Debug for ShareResponse {
 }
 
 /// `POST /verify` after the token checks: 415 → 406 → 400 → the answer (NVR-09 step 5, 6).
-pub fn verify(grant: &Grant, content_type: &[&[u8]], accept: &[&[u8]], body: Body<'_>) -> Result<MatchResponse, NvError> {
+pub fn verify(
+    grant: &Grant,
+    content_type: &[&[u8]],
+    accept: &[&[u8]],
+    body: Body<'_>,
+) -> Result<MatchResponse, NvError> {
     let body_empty = matches!(body, Body::Read(b) if b.is_empty());
     check_content_type(content_type, body_empty)?;
     check_accept(accept)?;
@@ -314,7 +319,12 @@ mod tests {
 
     #[test]
     fn nvb_06_content_type() {
-        let ok: [&[u8]; 4] = [b"application/json", b"Application/JSON", b"application/json; charset=utf-8", b"application/json;charset=\"UTF-8\""];
+        let ok: [&[u8]; 4] = [
+            b"application/json",
+            b"Application/JSON",
+            b"application/json; charset=utf-8",
+            b"application/json;charset=\"UTF-8\"",
+        ];
         for v in ok {
             assert!(check_content_type(&[v], false).is_ok());
         }
@@ -323,16 +333,32 @@ mod tests {
         }
         assert!(check_content_type(&[], true).is_ok());
         assert_eq!(check_content_type(&[], false), Err(NvError::UnsupportedMediaType));
-        assert_eq!(check_content_type(&[b"application/json", b"text/plain"], false), Err(NvError::UnsupportedMediaType));
+        assert_eq!(
+            check_content_type(&[b"application/json", b"text/plain"], false),
+            Err(NvError::UnsupportedMediaType)
+        );
     }
 
     #[test]
     fn nvb_06_accept() {
-        for ok in [&b""[..], b"*/*", b"application/*", b"application/json", b"text/html, */*;q=0.1", b"application/json;q=0.5"] {
+        for ok in [
+            &b""[..],
+            b"*/*",
+            b"application/*",
+            b"application/json",
+            b"text/html, */*;q=0.1",
+            b"application/json;q=0.5",
+        ] {
             assert!(check_accept(&[ok]).is_ok(), "{}", String::from_utf8_lossy(ok));
         }
         assert!(check_accept(&[]).is_ok());
-        for bad in [&b"text/html"[..], b"application/xml", b"application/json;q=0", b"*/*, application/json;q=0", b"application/*;q=0"] {
+        for bad in [
+            &b"text/html"[..],
+            b"application/xml",
+            b"application/json;q=0",
+            b"*/*, application/json;q=0",
+            b"application/*;q=0",
+        ] {
             assert_eq!(check_accept(&[bad]), Err(NvError::NotAcceptable), "{}", String::from_utf8_lossy(bad));
         }
     }

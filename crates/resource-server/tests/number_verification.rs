@@ -490,12 +490,14 @@ async fn nvb_06_accept() {
     let rs = start().await;
     for ok in ["*/*", "application/*", "application/json", "text/html, application/json;q=0.5"] {
         let t = rs.mint(&Tok::verify()).await;
-        let r = rs.http.post(rs.url(VERIFY)).bearer_auth(&t).header("accept", ok).json(&json!({ "phoneNumber": MSISDN }));
+        let r =
+            rs.http.post(rs.url(VERIFY)).bearer_auth(&t).header("accept", ok).json(&json!({ "phoneNumber": MSISDN }));
         expect_verified_any(r.send().await.unwrap(), true).await;
     }
     for bad in ["text/html", "application/xml", "application/json;q=0", "*/*;q=1, application/json;q=0"] {
         let t = rs.mint(&Tok::verify()).await;
-        let r = rs.http.post(rs.url(VERIFY)).bearer_auth(&t).header("accept", bad).json(&json!({ "phoneNumber": MSISDN }));
+        let r =
+            rs.http.post(rs.url(VERIFY)).bearer_auth(&t).header("accept", bad).json(&json!({ "phoneNumber": MSISDN }));
         expect_error(r.send().await.unwrap(), 406, "NOT_ACCEPTABLE").await;
         let t = rs.mint(&Tok::share()).await;
         let r = rs.http.get(rs.url(SHARE)).bearer_auth(&t).header("accept", bad);
@@ -542,7 +544,9 @@ async fn nvx_24_wrong_method() {
 #[tokio::test]
 async fn unknown_path_under_the_scope_is_not_found() {
     let rs = start().await;
-    for path in ["/number-verification/v2/verify-hashed", "/number-verification/v2/", "/number-verification/v2/verify/x"] {
+    for path in
+        ["/number-verification/v2/verify-hashed", "/number-verification/v2/", "/number-verification/v2/verify/x"]
+    {
         let r = rs.http.post(rs.url(path)).header("x-correlator", CORRELATOR).send().await.unwrap();
         let (h, _) = expect_error(r, 404, "NOT_FOUND").await;
         assert_eq!(correlator_of(&h), CORRELATOR);
@@ -553,7 +557,9 @@ async fn unknown_path_under_the_scope_is_not_found() {
 async fn nvx_25_every_4xx_is_error_info_with_correlator() {
     let rs = start().await;
     let verify = Tok::verify();
-    let cases: Vec<(Option<Tok>, &str, Option<&str>, u16, &str)> = vec![
+    // (token, body, content type, status, code)
+    type Case = (Option<Tok>, &'static str, Option<&'static str>, u16, &'static str);
+    let cases: Vec<Case> = vec![
         (None, r#"{"phoneNumber":"+34600000001"}"#, Some("application/json"), 401, UNAUTHENTICATED),
         (Some(Tok::share()), r#"{"phoneNumber":"+34600000001"}"#, Some("application/json"), 403, PERMISSION_DENIED),
         (Some(Tok { amr: vec![Amr::Asserted], ..verify.clone() }), "{}", Some("application/json"), 403, NOT_MOBILE),
@@ -579,7 +585,8 @@ async fn nvx_25_every_4xx_is_error_info_with_correlator() {
 async fn nvr_09_token_before_correlator_and_body() {
     let rs = start().await;
     // No token, bad correlator, bad media type: 401 wins, and the bad value is not echoed.
-    let r = rs.http.post(rs.url(VERIFY)).header("x-correlator", "bad value").header("content-type", "text/plain").body("x");
+    let r =
+        rs.http.post(rs.url(VERIFY)).header("x-correlator", "bad value").header("content-type", "text/plain").body("x");
     let (h, _) = expect_error(r.send().await.unwrap(), 401, UNAUTHENTICATED).await;
     assert_ne!(correlator_of(&h), "bad value");
     // Scope missing + bad correlator: 403 wins.
@@ -596,13 +603,31 @@ async fn nvr_09_token_before_correlator_and_body() {
 async fn nvr_09_correlator_before_media_type_before_accept_before_body() {
     let rs = start().await;
     let t = rs.mint(&Tok::verify()).await;
-    let r = rs.http.post(rs.url(VERIFY)).bearer_auth(&t).header("x-correlator", "bad value").header("content-type", "text/plain").body("x");
+    let r = rs
+        .http
+        .post(rs.url(VERIFY))
+        .bearer_auth(&t)
+        .header("x-correlator", "bad value")
+        .header("content-type", "text/plain")
+        .body("x");
     expect_error(r.send().await.unwrap(), 400, INVALID_ARGUMENT).await;
     let t = rs.mint(&Tok::verify()).await;
-    let r = rs.http.post(rs.url(VERIFY)).bearer_auth(&t).header("content-type", "text/plain").header("accept", "text/html").body("x");
+    let r = rs
+        .http
+        .post(rs.url(VERIFY))
+        .bearer_auth(&t)
+        .header("content-type", "text/plain")
+        .header("accept", "text/html")
+        .body("x");
     expect_error(r.send().await.unwrap(), 415, "UNSUPPORTED_MEDIA_TYPE").await;
     let t = rs.mint(&Tok::verify()).await;
-    let r = rs.http.post(rs.url(VERIFY)).bearer_auth(&t).header("content-type", "application/json").header("accept", "text/html").body("x");
+    let r = rs
+        .http
+        .post(rs.url(VERIFY))
+        .bearer_auth(&t)
+        .header("content-type", "application/json")
+        .header("accept", "text/html")
+        .body("x");
     expect_error(r.send().await.unwrap(), 406, "NOT_ACCEPTABLE").await;
 }
 

@@ -10,9 +10,9 @@ use numbat_store::SharedStore;
 async fn redis_store() -> SharedStore {
     let url = std::env::var("NUMBAT_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let prefix = format!("rs-test:{}:", uuid::Uuid::new_v4());
-    numbat_store::open(&url, &prefix)
-        .await
-        .unwrap_or_else(|e| panic!("Redis at {url} is required for this test (set NUMBAT_TEST_REDIS or run scripts/test): {e}"))
+    numbat_store::open(&url, &prefix).await.unwrap_or_else(|e| {
+        panic!("Redis at {url} is required for this test (set NUMBAT_TEST_REDIS or run scripts/test): {e}")
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

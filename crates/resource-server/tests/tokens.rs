@@ -103,7 +103,11 @@ async fn nvx_19_bearer_empty_or_malformed() {
         .json(&json!({ "phoneNumber": MSISDN }));
     expect_401(r.send().await.unwrap()).await;
     // The token was never accepted, so it is still good; the scheme is case-insensitive.
-    let r = rs.http.post(rs.url(VERIFY)).header("authorization", format!("bEaReR {t}")).json(&json!({ "phoneNumber": MSISDN }));
+    let r = rs
+        .http
+        .post(rs.url(VERIFY))
+        .header("authorization", format!("bEaReR {t}"))
+        .json(&json!({ "phoneNumber": MSISDN }));
     expect_verified_plain(r.send().await.unwrap()).await;
 }
 
@@ -148,8 +152,7 @@ async fn nvx_19_hs256_with_public_key_as_secret() {
         numbat_jose::b64_decode(jwk.x.as_deref().unwrap()).unwrap(),
     ];
     for secret in secrets {
-        let token =
-            jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_secret(&secret)).unwrap();
+        let token = jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_secret(&secret)).unwrap();
         expect_401(rs.verify_number(&token, MSISDN).await).await;
     }
 }
@@ -235,7 +238,11 @@ async fn nvx_20_dpop_bound_token_as_bearer() {
     let t = rs.mint(&Tok { extra: Some(extra), ..Tok::verify() }).await;
     expect_401(rs.verify_number(&t, MSISDN).await).await;
     // The DPoP scheme is not supported here: no bearer credentials.
-    let r = rs.http.post(rs.url(VERIFY)).header("authorization", format!("DPoP {t}")).json(&json!({ "phoneNumber": MSISDN }));
+    let r = rs
+        .http
+        .post(rs.url(VERIFY))
+        .header("authorization", format!("DPoP {t}"))
+        .json(&json!({ "phoneNumber": MSISDN }));
     let (h, _) = expect_error(r.send().await.unwrap(), 401, UNAUTHENTICATED).await;
     assert_eq!(www_authenticate(&h), Some("Bearer"));
 }

@@ -22,20 +22,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, rs: Arc<ResourceServer>) {
     cfg.service(
         web::scope(BASE_PATH)
             .app_data(web::Data::from(rs))
-            .service(
-                web::resource("/verify")
-                    .route(web::post().to(verify))
-                    .default_service(web::to(|req: HttpRequest| async move {
-                        reject(&req, NvError::MethodNotAllowed { allow: "POST" })
-                    })),
-            )
-            .service(
-                web::resource("/device-phone-number")
-                    .route(web::get().to(device_phone_number))
-                    .default_service(web::to(|req: HttpRequest| async move {
-                        reject(&req, NvError::MethodNotAllowed { allow: "GET" })
-                    })),
-            )
+            .service(web::resource("/verify").route(web::post().to(verify)).default_service(web::to(
+                |req: HttpRequest| async move { reject(&req, NvError::MethodNotAllowed { allow: "POST" }) },
+            )))
+            .service(web::resource("/device-phone-number").route(web::get().to(device_phone_number)).default_service(
+                web::to(|req: HttpRequest| async move { reject(&req, NvError::MethodNotAllowed { allow: "GET" }) }),
+            ))
             .default_service(web::to(|req: HttpRequest| async move { reject(&req, NvError::NotFound) })),
     );
 }
@@ -82,7 +74,9 @@ async fn read_body(req: &HttpRequest, payload: web::Payload) -> ReadBody {
 async fn verify(req: HttpRequest, payload: web::Payload, rs: web::Data<ResourceServer>) -> HttpResponse {
     let correlator = correlator(&req);
     let result = async {
-        let grant = rs.authorize(Credentials::from_header_values(&header_values(&req, &AUTHORIZATION)), Operation::Verify).await?;
+        let grant = rs
+            .authorize(Credentials::from_header_values(&header_values(&req, &AUTHORIZATION)), Operation::Verify)
+            .await?;
         correlator.check()?;
         let read = read_body(&req, payload).await;
         let body = match &read {
@@ -100,7 +94,9 @@ async fn verify(req: HttpRequest, payload: web::Payload, rs: web::Data<ResourceS
 async fn device_phone_number(req: HttpRequest, rs: web::Data<ResourceServer>) -> HttpResponse {
     let correlator = correlator(&req);
     let result = async {
-        let grant = rs.authorize(Credentials::from_header_values(&header_values(&req, &AUTHORIZATION)), Operation::Share).await?;
+        let grant = rs
+            .authorize(Credentials::from_header_values(&header_values(&req, &AUTHORIZATION)), Operation::Share)
+            .await?;
         correlator.check()?;
         number_verification::share(&grant, &header_values(&req, &ACCEPT))
     }
