@@ -67,7 +67,7 @@ impl AuthorizationServer {
             error,
         };
         if let Some(d) = p.duplicates.first() {
-            return Err(redirect_outer(invalid_request(format!("parameter {d} repeated"))));
+            return Err(redirect_outer(crate::error::repeated_param(d)));
         }
         if p.get("request_uri").is_some() {
             let e = if p.get("request").is_some() {

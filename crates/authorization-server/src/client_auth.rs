@@ -116,7 +116,7 @@ impl AuthorizationServer {
         if exp + skew <= now {
             return Err("assertion expired");
         }
-        if exp > now + MAX_LIFETIME_S + skew {
+        if exp > now + MAX_LIFETIME_S {
             return Err("exp is more than 300 s after receipt (P-89)");
         }
         if let Some(iat) = c.iat {

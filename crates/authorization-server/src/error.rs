@@ -110,3 +110,14 @@ pub fn invalid_grant(d: impl Into<String>) -> OAuthError {
 pub fn invalid_scope(d: impl Into<String>) -> OAuthError {
     OAuthError::new(ErrorCode::InvalidScope, d)
 }
+
+/// `invalid_request` for a repeated parameter. The name is the client's, so it appears in
+/// `error_description` only when it stays within RFC 6749's charset and a sane shape.
+pub fn repeated_param(name: &str) -> OAuthError {
+    let safe = !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if safe {
+        invalid_request(format!("parameter {name} repeated"))
+    } else {
+        invalid_request("a parameter is repeated")
+    }
+}

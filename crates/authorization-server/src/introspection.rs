@@ -52,7 +52,7 @@ impl AuthorizationServer {
 
     pub async fn introspect(&self, p: &Params, authorization_header: Option<&str>) -> Result<Introspection, TokenError> {
         if let Some(d) = p.duplicates.first() {
-            return Err(invalid_request(format!("parameter {d} repeated")).into());
+            return Err(crate::error::repeated_param(d).into());
         }
         let client = self.authenticate_client(p, authorization_header, &self.cfg.introspection_endpoint()).await?;
         let token = required(p, "token")?;
@@ -85,7 +85,7 @@ impl AuthorizationServer {
     /// RFC 7009: 200 whatever the token was; a client can revoke only its own tokens.
     pub async fn revoke(&self, p: &Params, authorization_header: Option<&str>) -> Result<(), TokenError> {
         if let Some(d) = p.duplicates.first() {
-            return Err(invalid_request(format!("parameter {d} repeated")).into());
+            return Err(crate::error::repeated_param(d).into());
         }
         let client = self.authenticate_client(p, authorization_header, &self.cfg.revocation_endpoint()).await?;
         let token = required(p, "token")?;

@@ -37,7 +37,7 @@ impl AuthorizationServer {
             return Err(invalid_request("request too large").into());
         }
         if let Some(d) = p.duplicates.first() {
-            return Err(invalid_request(format!("parameter {d} repeated")).into());
+            return Err(crate::error::repeated_param(d).into());
         }
         let grant_type = required(p, "grant_type")?;
         let handler = self
