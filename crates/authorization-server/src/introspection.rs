@@ -3,7 +3,7 @@
 //! any spent single-use token (NVR-05), is simply `{"active": false}`.
 
 use crate::client_auth::required;
-use crate::error::{invalid_request, ErrorCode, OAuthError, TokenError};
+use crate::error::{ErrorCode, OAuthError, TokenError};
 use crate::params::Params;
 use crate::AuthorizationServer;
 use numbat_core::{AccessTokenClaims, AccessTokenRecord, ACCESS_TOKEN_TYP};

@@ -2,7 +2,8 @@
 //! and every verifier's [`JwksCache`] (public, cached in memory, refetched on an unknown `kid`).
 //!
 //! The private key record lets several stateless authorization-server instances sign with the
-//! same keys; `numbat keys rotate` (a later issue) rewrites both records.
+//! same keys. `numbat keys rotate` adds keys that are published before they sign and retires
+//! old ones only after every token they signed has expired (see [`RotationPolicy`]).
 
 use crate::{b64, Alg, JoseError, Jwks, KeySet, SigningKey, Verified};
 use numbat_store::{keys, SharedStore, StoreError};
@@ -11,17 +12,23 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Key records outlive any token by far; rotation rewrites them.
 /// The algorithms an authorization server signs with unless configured otherwise.
 pub const DEFAULT_ALGS: [Alg; 2] = [Alg::ES256, Alg::RS256];
 
+/// Key records outlive any token by far; rotation rewrites them.
 const KEY_RECORD_TTL: Duration = Duration::from_secs(400 * 24 * 3600);
 
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 struct StoredKey {
     kid: String,
     alg: String,
     pkcs8: String,
+    /// Unix time from which the key signs (it is published from the moment it is stored).
+    #[serde(default)]
+    activate_at: i64,
+    /// Unix time after which the key leaves the JWKS (every token it signed has expired).
+    #[serde(default)]
+    retire_at: Option<i64>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -30,14 +37,40 @@ struct StoredKeys {
     keys: Vec<StoredKey>,
 }
 
+/// How a rotation schedules keys.
+#[derive(Debug, Clone, Copy)]
+pub struct RotationPolicy {
+    /// Publish the new key this long before it signs: longer than any verifier's JWKS cache
+    /// plus every instance's key reload interval.
+    pub publish_ahead_s: i64,
+    /// Keep a replaced key published this long after its successor starts signing: longer than
+    /// the longest token lifetime plus clock skew.
+    pub retire_after_s: i64,
+}
+
+impl Default for RotationPolicy {
+    fn default() -> Self {
+        RotationPolicy { publish_ahead_s: 180, retire_after_s: 3600 + 300 }
+    }
+}
+
+/// One key of the ring, parsed once.
+struct Entry {
+    key: Arc<SigningKey>,
+    activate_at: i64,
+    retire_at: Option<i64>,
+}
+
 struct Ring {
+    entries: Vec<Entry>,
     signers: Vec<Arc<SigningKey>>,
     jwks: Jwks,
     /// The same public keys, parsed once for verifying numbat's own tokens.
     verify: KeySet,
 }
 
-/// The authorization server's signing keys. The first key of each algorithm signs.
+/// The authorization server's signing keys, shared by every instance through the store. For
+/// each algorithm the most recently activated key signs; every key not yet retired is published.
 pub struct KeyRing {
     inner: RwLock<Arc<Ring>>,
 }
@@ -52,10 +85,50 @@ pub enum KeyRingError {
     Corrupt(String),
 }
 
+fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+fn stored(key: &SigningKey, activate_at: i64) -> StoredKey {
+    StoredKey {
+        kid: key.kid().to_owned(),
+        alg: key.alg().as_str().to_owned(),
+        pkcs8: b64::encode(key.pkcs8_der()),
+        activate_at,
+        retire_at: None,
+    }
+}
+
+/// Run `f` on the key record under the store lock (set-if-absent with a TTL), so instances and
+/// `numbat keys rotate` take turns on the read-modify-write.
+async fn with_lock<F>(store: &SharedStore, f: F) -> Result<(), KeyRingError>
+where
+    F: FnOnce(&mut StoredKeys) -> Result<bool, KeyRingError>,
+{
+    for _ in 0..200 {
+        if store.put_if_absent(SIGNING_LOCK, b"1", Duration::from_secs(30)).await? {
+            let result = async {
+                let mut rec = read_record(store).await?;
+                if f(&mut rec)? {
+                    let bytes = serde_json::to_vec(&rec).map_err(|e| KeyRingError::Corrupt(e.to_string()))?;
+                    store.put(keys::SIGNING_KEYS, &bytes, KEY_RECORD_TTL).await?;
+                }
+                Ok::<(), KeyRingError>(())
+            }
+            .await;
+            store.delete(SIGNING_LOCK).await?;
+            return result;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(KeyRingError::Corrupt("timed out waiting for the signing-key lock".into()))
+}
+
 impl KeyRing {
     /// Keys given in configuration: published to the store for verifiers, not generated.
     pub async fn from_keys(store: &SharedStore, keys: Vec<SigningKey>) -> Result<Self, KeyRingError> {
-        let ring = Self::build(keys.into_iter().map(Arc::new).collect());
+        let entries = keys.into_iter().map(|k| Entry { key: Arc::new(k), activate_at: 0, retire_at: None }).collect();
+        let ring = Self::build(entries, unix_now());
         publish(store, &ring.jwks).await?;
         Ok(KeyRing { inner: RwLock::new(Arc::new(ring)) })
     }
@@ -68,57 +141,107 @@ impl KeyRing {
     }
 
     pub async fn load_or_create_with(store: &SharedStore, required: &[Alg]) -> Result<Self, KeyRingError> {
-        let mut rec = read_record(store).await?;
-        // Adding keys is read-modify-write; a short lock (set-if-absent) makes instances that
-        // start together take turns, so every one ends with the keys the store holds.
-        let mut attempts = 0;
-        while !missing(&rec, required).is_empty() {
-            attempts += 1;
-            if attempts > 200 {
-                return Err(KeyRingError::Corrupt("timed out waiting for the signing-key lock".into()));
-            }
-            if store.put_if_absent(SIGNING_LOCK, b"1", Duration::from_secs(30)).await? {
-                let result = async {
-                    let mut rec = read_record(store).await?;
-                    for alg in missing(&rec, required) {
-                        let key = SigningKey::generate(alg)?;
-                        tracing::info!(kid = key.kid(), alg = alg.as_str(), "generated a signing key");
-                        rec.keys.push(StoredKey {
-                            kid: key.kid().to_owned(),
-                            alg: alg.as_str().to_owned(),
-                            pkcs8: b64::encode(key.pkcs8_der()),
-                        });
-                    }
-                    let bytes = serde_json::to_vec(&rec).map_err(|e| KeyRingError::Corrupt(e.to_string()))?;
-                    store.put(keys::SIGNING_KEYS, &bytes, KEY_RECORD_TTL).await?;
-                    Ok::<(), KeyRingError>(())
+        if !missing(&read_record(store).await?, required).is_empty() {
+            with_lock(store, |rec| {
+                let todo = missing(rec, required);
+                for alg in &todo {
+                    let key = SigningKey::generate(*alg)?;
+                    tracing::info!(kid = key.kid(), alg = alg.as_str(), "generated a signing key");
+                    rec.keys.push(stored(&key, 0));
                 }
-                .await;
-                store.delete(SIGNING_LOCK).await?;
-                result?;
-            } else {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            rec = read_record(store).await?;
+                Ok(!todo.is_empty())
+            })
+            .await?;
         }
-        let mut signers = Vec::new();
-        for k in rec.keys {
-            let alg = Alg::parse(&k.alg).ok_or_else(|| KeyRingError::Corrupt(format!("alg {}", k.alg)))?;
-            signers.push(Arc::new(SigningKey::from_pkcs8(k.kid, alg, &b64::decode(&k.pkcs8)?)?));
-        }
-        let ring = Self::build(signers);
-        publish(store, &ring.jwks).await?;
-        Ok(KeyRing { inner: RwLock::new(Arc::new(ring)) })
+        let ring = KeyRing { inner: RwLock::new(Arc::new(Self::build(vec![], 0))) };
+        ring.reload(store, unix_now()).await?;
+        Ok(ring)
     }
 
-    fn build(signers: Vec<Arc<SigningKey>>) -> Ring {
-        let jwks = Jwks { keys: signers.iter().map(|k| k.public_jwk()).collect() };
+    /// Re-read the shared record (keys parsed once: known kids are reused) and recompute which
+    /// key signs and which are published at `now`; publish that JWKS. Every instance runs this
+    /// periodically, so rotations reach all of them.
+    pub async fn reload(&self, store: &SharedStore, now: i64) -> Result<(), KeyRingError> {
+        let rec = read_record(store).await?;
+        let old = self.inner.read().clone();
+        let mut entries = Vec::with_capacity(rec.keys.len());
+        for k in rec.keys {
+            let key = match old.entries.iter().find(|e| e.key.kid() == k.kid) {
+                Some(e) => e.key.clone(),
+                None => {
+                    let alg = Alg::parse(&k.alg).ok_or_else(|| KeyRingError::Corrupt(format!("alg {}", k.alg)))?;
+                    Arc::new(SigningKey::from_pkcs8(k.kid.clone(), alg, &b64::decode(&k.pkcs8)?)?)
+                }
+            };
+            entries.push(Entry { key, activate_at: k.activate_at, retire_at: k.retire_at });
+        }
+        let ring = Self::build(entries, now);
+        publish(store, &ring.jwks).await?;
+        *self.inner.write() = Arc::new(ring);
+        Ok(())
+    }
+
+    /// Rotate the keys of `algs` through the store: a new key per algorithm, published now and
+    /// signing from `now + publish_ahead_s`; its predecessors retire `retire_after_s` later;
+    /// keys already past retirement are dropped. Returns the new kids. Instances pick this up
+    /// at their next [`reload`](Self::reload).
+    pub async fn rotate(store: &SharedStore, algs: &[Alg], now: i64, policy: RotationPolicy) -> Result<Vec<String>, KeyRingError> {
+        let mut kids = Vec::new();
+        let mut fresh = Vec::new();
+        for alg in algs {
+            fresh.push(SigningKey::generate(*alg)?);
+        }
+        with_lock(store, |rec| {
+            let activate = now + policy.publish_ahead_s;
+            rec.keys.retain(|k| k.retire_at.is_none_or(|r| r > now));
+            for key in &fresh {
+                for k in rec.keys.iter_mut().filter(|k| k.alg == key.alg().as_str() && k.retire_at.is_none()) {
+                    k.retire_at = Some(activate + policy.retire_after_s);
+                }
+                rec.keys.push(stored(key, activate));
+                kids.push(key.kid().to_owned());
+            }
+            Ok(true)
+        })
+        .await?;
+        // Publish at once, so verifiers know the new keys before anyone signs with them.
+        let view = KeyRing { inner: RwLock::new(Arc::new(Self::build(vec![], 0))) };
+        view.reload(store, now).await?;
+        Ok(kids)
+    }
+
+    /// `(kid, alg, activate_at, retire_at, signing)` for each stored key, for `numbat keys list`.
+    pub fn status(&self) -> Vec<(String, Alg, i64, Option<i64>, bool)> {
+        let ring = self.inner.read().clone();
+        ring.entries
+            .iter()
+            .map(|e| {
+                let signing = ring.signers.iter().any(|s| s.kid() == e.key.kid());
+                (e.key.kid().to_owned(), e.key.alg(), e.activate_at, e.retire_at, signing)
+            })
+            .collect()
+    }
+
+    fn build(entries: Vec<Entry>, now: i64) -> Ring {
+        let live: Vec<&Entry> = entries.iter().filter(|e| e.retire_at.is_none_or(|r| r > now)).collect();
+        // Per algorithm (in the order keys were stored), the latest-activated key signs; among
+        // keys activated at the same time, the first stored.
+        let mut chosen: Vec<&Entry> = Vec::new();
+        for e in live.iter().filter(|e| e.activate_at <= now) {
+            match chosen.iter_mut().find(|c| c.key.alg() == e.key.alg()) {
+                Some(c) if e.activate_at > c.activate_at => *c = e,
+                Some(_) => {}
+                None => chosen.push(e),
+            }
+        }
+        let signers: Vec<Arc<SigningKey>> = chosen.iter().map(|e| e.key.clone()).collect();
+        let jwks = Jwks { keys: live.iter().map(|e| e.key.public_jwk()).collect() };
         // Our own public keys always parse; an error here would be a bug, so say so loudly.
         let verify = KeySet::from_jwks(&jwks).unwrap_or_else(|e| {
             tracing::error!(error = %e, "own JWKS does not parse; own tokens cannot be verified");
             KeySet::default()
         });
-        Ring { signers, jwks, verify }
+        Ring { entries, signers, jwks, verify }
     }
 
     /// The key that signs with `alg` now.

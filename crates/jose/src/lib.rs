@@ -23,7 +23,7 @@ mod signing;
 pub use error::JoseError;
 pub use jwk::{Jwk, Jwks, KeySet, VerifyingKey};
 pub use jws::{decode_header, verify, Header, Verified, MAX_TOKEN_BYTES};
-pub use keyring::{JwksCache, KeyRing, KeyRingError, VerifyError};
+pub use keyring::{JwksCache, KeyRing, KeyRingError, RotationPolicy, VerifyError, DEFAULT_ALGS};
 pub use signing::SigningKey;
 
 /// JWS algorithms numbat signs and verifies (never `none`, never HMAC).

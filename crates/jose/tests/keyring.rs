@@ -536,3 +536,38 @@ async fn concurrent_upgrade_adding_rs256_agrees_on_one_rs256_key() {
     }
     assert_eq!(signer_kids(&a), signer_kids(&b), "instances sign ID tokens with different RS256 keys");
 }
+
+/// Issue 4 item 1: a new key is published before it signs, and a retired key stays published
+/// until every token it signed has expired.
+#[tokio::test]
+async fn rotation_publishes_before_signing_and_retires_after_expiry() {
+    let store = fresh_store();
+    let t0 = 1_000_000_000;
+    let ring = KeyRing::load_or_create_with(&store, &[Alg::ES256]).await.unwrap();
+    ring.reload(&store, t0).await.unwrap();
+    let old = ring.signer(Alg::ES256).unwrap().kid().to_owned();
+    let old_token = ring.signer(Alg::ES256).unwrap().sign("JWT", &claims()).unwrap();
+
+    let policy = numbat_jose::RotationPolicy { publish_ahead_s: 100, retire_after_s: 500 };
+    let new = KeyRing::rotate(&store, &[Alg::ES256], t0, policy).await.unwrap().remove(0);
+    assert_ne!(new, old);
+    // Published at once, before it signs.
+    assert!(kids(&published(&store).await).contains(&new), "published right away");
+    ring.reload(&store, t0 + 99).await.unwrap();
+    assert_eq!(ring.signer(Alg::ES256).unwrap().kid(), old, "not signing before activation");
+    // Signing after activation; the old key stays published.
+    ring.reload(&store, t0 + 100).await.unwrap();
+    assert_eq!(ring.signer(Alg::ES256).unwrap().kid(), new);
+    let jwks = kids(&published(&store).await);
+    assert!(jwks.contains(&old) && jwks.contains(&new));
+    ring.verify(&old_token, &[Alg::ES256]).unwrap();
+    // Retired after activation + retire_after.
+    ring.reload(&store, t0 + 600).await.unwrap();
+    assert_eq!(kids(&published(&store).await), vec![new.clone()]);
+    assert!(ring.verify(&old_token, &[Alg::ES256]).is_err());
+
+    // A second instance loading now agrees on the signer.
+    let other = KeyRing::load_or_create_with(&store, &[Alg::ES256]).await.unwrap();
+    other.reload(&store, t0 + 600).await.unwrap();
+    assert_eq!(other.signer(Alg::ES256).unwrap().kid(), new);
+}

@@ -76,11 +76,87 @@ enum Command {
         #[arg(long)]
         server_pid: Option<u32>,
     },
+    /// Signing keys, shared by every instance through the store.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
     /// Check a configuration and exit.
     CheckConfig {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Add a new key per algorithm: published now, signing after --publish-ahead-s, and retire
+    /// the keys it replaces --retire-after-s later. Running instances pick it up on their own.
+    Rotate {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        store: Option<String>,
+        /// Algorithms to rotate (default: ES256 and RS256).
+        #[arg(long, value_delimiter = ',')]
+        alg: Vec<String>,
+        #[arg(long, default_value_t = 180)]
+        publish_ahead_s: i64,
+        #[arg(long, default_value_t = 3900)]
+        retire_after_s: i64,
+    },
+    /// List the stored keys and which one signs.
+    List {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        store: Option<String>,
+    },
+}
+
+async fn keys_command(action: KeysAction) -> Result<(), String> {
+    let (config, store) = match &action {
+        KeysAction::Rotate { config, store, .. } | KeysAction::List { config, store } => (config.clone(), store.clone()),
+    };
+    let mut cfg = Config::load(config.as_deref()).map_err(|e| e.to_string())?;
+    if let Some(s) = store {
+        cfg.store.url = s;
+    }
+    if cfg.store.url.is_empty() || cfg.store.url.starts_with("memory") {
+        return Err("keys live in the servers' shared store: give --store redis://... (or a config with one)".into());
+    }
+    let store = numbat_store::open(&cfg.store.url, &cfg.store.prefix).await.map_err(|e| e.to_string())?;
+    let now = numbat_core::Clock::now(&numbat_core::SystemClock);
+    match action {
+        KeysAction::Rotate { alg, publish_ahead_s, retire_after_s, .. } => {
+            let algs: Vec<numbat_jose::Alg> = if alg.is_empty() {
+                numbat_jose::DEFAULT_ALGS.to_vec()
+            } else {
+                alg.iter().map(|a| numbat_jose::Alg::parse(a).ok_or(format!("unknown algorithm {a}"))).collect::<Result<_, _>>()?
+            };
+            if publish_ahead_s < 120 {
+                return Err("--publish-ahead-s must be at least 120 (verifier cache 60 s + instance reload 30 s)".into());
+            }
+            if retire_after_s < cfg.tokens.access_token_ttl_s.max(cfg.tokens.id_token_ttl_s) + cfg.tokens.clock_skew_s {
+                return Err("--retire-after-s must outlast the longest token lifetime plus skew".into());
+            }
+            let policy = numbat_jose::RotationPolicy { publish_ahead_s, retire_after_s };
+            let kids = numbat_jose::KeyRing::rotate(&store, &algs, now, policy).await.map_err(|e| e.to_string())?;
+            for k in kids {
+                println!("new key {k}: published now, signing from +{publish_ahead_s} s");
+            }
+        }
+        KeysAction::List { .. } => {
+            let ring = numbat_jose::KeyRing::load_or_create(&store).await.map_err(|e| e.to_string())?;
+            ring.reload(&store, now).await.map_err(|e| e.to_string())?;
+            for (kid, alg, activate, retire, signing) in ring.status() {
+                let state = if signing { "signing" } else if activate > now { "published, not yet signing" } else { "published" };
+                let retire = retire.map(|r| format!(", retires in {} s", r - now)).unwrap_or_default();
+                println!("{kid} {} {state}{retire}", alg.as_str());
+            }
+        }
+    }
+    Ok(())
 }
 
 fn init_logging(cfg: &Config) {
@@ -177,6 +253,13 @@ async fn main() {
                 }
             }
         }
+        Command::Keys { action } => match keys_command(action).await {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("numbat keys: {e}");
+                1
+            }
+        },
         Command::CheckConfig { config } => match Config::load(config.as_deref()).and_then(|c| c.validate().map(|_| c)) {
             Ok(_) => {
                 println!("configuration ok");
