@@ -42,6 +42,10 @@ impl RegisteredClient {
                 return Err(err(format!("redirect URI {uri} must not have a fragment")));
             }
         }
+        // P-79/P-80: a client's purposes are DPV purposes, so every purpose it can request is.
+        if let Some(p) = client.scopes.iter().find(|s| s.starts_with("dpv:") && !numbat_core::dpv::is_known_purpose(s)) {
+            return Err(err(format!("scope {p} is not a DPV purpose (P-79)")));
+        }
         let id_token_alg = Alg::parse(&client.id_token_signed_response_alg)
             .ok_or_else(|| err(format!("id_token_signed_response_alg {} not supported", client.id_token_signed_response_alg)))?;
         Ok(RegisteredClient { client, keys, auth_algs: Alg::ALL.to_vec(), id_token_alg })
@@ -64,5 +68,40 @@ impl ClientRegistry {
 
     pub fn all(&self) -> impl Iterator<Item = &Arc<RegisteredClient>> {
         self.clients.values()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(scopes: &[&str]) -> Client {
+        Client {
+            client_id: "c".into(),
+            redirect_uris: vec!["https://app.example/cb".into()],
+            grant_types: vec![numbat_core::GrantType::AuthorizationCode],
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            token_endpoint_auth_method: "private_key_jwt".into(),
+            id_token_signed_response_alg: "ES256".into(),
+            sector_identifier: "app.example".into(),
+            require_pkce: true,
+            default_purpose: None,
+            jwks: serde_json::json!({"keys": [{"kty": "EC", "crv": "P-256", "kid": "k",
+                "x": "EgMEe16Xy5bVFKLwu5Gb0vj8T_tbye_VNfqgfSw_7Uo", "y": "izHnk64M7vzATcbAgvOCUyhPQDBlLs0k_1bKYqYYckg"}]}),
+        }
+    }
+
+    #[test]
+    fn p79_client_purposes_must_be_dpv_purposes() {
+        assert!(RegisteredClient::new(client(&["openid", "dpv:FraudPreventionAndDetection"])).is_ok());
+        let e = RegisteredClient::new(client(&["openid", "dpv:MadeUpPurpose"])).unwrap_err();
+        assert!(e.reason.contains("P-79"), "{e}");
+    }
+
+    #[test]
+    fn p88_private_keys_in_client_jwks_are_refused() {
+        let mut c = client(&["openid"]);
+        c.jwks["keys"][0]["d"] = serde_json::json!("AAAA");
+        assert!(RegisteredClient::new(c).is_err());
     }
 }

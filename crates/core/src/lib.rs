@@ -9,6 +9,7 @@
 
 pub mod client;
 pub mod clock;
+pub mod dpv;
 pub mod identity;
 pub mod msisdn;
 pub mod scope;
