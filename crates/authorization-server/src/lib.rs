@@ -9,6 +9,7 @@ pub mod authorize;
 pub mod client_auth;
 pub mod code;
 pub mod discovery;
+pub mod entitlement;
 pub mod error;
 pub mod grant;
 pub mod http;
@@ -18,6 +19,7 @@ pub mod params;
 pub mod registry;
 pub mod request_object;
 pub mod tokens;
+pub mod ts43;
 pub mod userinfo;
 
 use grant::GrantHandler;
@@ -77,6 +79,12 @@ pub struct AuthorizationServer {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) pairwise: PairwiseSubjects,
     pub(crate) grants: Vec<Box<dyn GrantHandler>>,
+    /// Where `operatortoken:` subjects are validated (P-51).
+    pub(crate) operator_tokens: Arc<dyn ts43::OperatorTokens>,
+    pub(crate) ts43_tokens: ts43::StoreOperatorTokens,
+    pub(crate) ts43_cfg: ts43::Ts43Config,
+    /// SHA-256 of the admin token; `None` disables the admin APIs.
+    pub(crate) admin_token_digest: Option<Vec<u8>>,
     metadata: Vec<u8>,
     /// Secret for values derived from codes (the access-token `jti`), so a replayed code can
     /// revoke what it produced without storing anything more on the happy path.
@@ -98,9 +106,14 @@ impl AuthorizationServer {
             ring::hmac::HMAC_SHA256,
             &[pairwise_secret, b"/numbat/code-derivations"].concat(),
         );
+        let operator_tokens: Arc<dyn ts43::OperatorTokens> = Arc::new(ts43::StoreOperatorTokens::new(store.clone()));
         AuthorizationServer {
             cfg,
             registry,
+            operator_tokens,
+            ts43_tokens: ts43::StoreOperatorTokens::new(store.clone()),
+            ts43_cfg: ts43::Ts43Config::default(),
+            admin_token_digest: None,
             store,
             keys,
             clock,
@@ -109,6 +122,24 @@ impl AuthorizationServer {
             metadata: serde_json::to_vec(&metadata).expect("metadata serializes"),
             derive_key,
         }
+    }
+
+    /// Validate operator tokens somewhere else (an operator's own entitlement server).
+    pub fn with_operator_tokens(mut self, t: Arc<dyn ts43::OperatorTokens>) -> Self {
+        self.operator_tokens = t;
+        self
+    }
+
+    pub fn with_ts43_config(mut self, c: ts43::Ts43Config) -> Self {
+        self.ts43_cfg = c;
+        self
+    }
+
+    /// Enable the admin APIs with this bearer token (kept only as a SHA-256 digest).
+    pub fn with_admin_token(mut self, token: &str) -> Self {
+        self.admin_token_digest =
+            (!token.is_empty()).then(|| ring::digest::digest(&ring::digest::SHA256, token.as_bytes()).as_ref().to_vec());
+        self
     }
 
     pub fn config(&self) -> &AsConfig {

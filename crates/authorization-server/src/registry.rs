@@ -86,6 +86,7 @@ mod tests {
             sector_identifier: "app.example".into(),
             require_pkce: true,
             default_purpose: None,
+            jwt_bearer_subjects: vec![],
             jwks: serde_json::json!({"keys": [{"kty": "EC", "crv": "P-256", "kid": "k",
                 "x": "EgMEe16Xy5bVFKLwu5Gb0vj8T_tbye_VNfqgfSw_7Uo", "y": "izHnk64M7vzATcbAgvOCUyhPQDBlLs0k_1bKYqYYckg"}]}),
         }

@@ -64,6 +64,10 @@ pub struct Client {
     /// suite always sends `scope=openid`).
     #[serde(default)]
     pub default_purpose: Option<String>,
+    /// JWT-bearer subject kinds this client may assert: `operatortoken` (TS.43) and/or `tel`
+    /// (P-64, P-72: `tel:` only where the operator says so).
+    #[serde(default)]
+    pub jwt_bearer_subjects: Vec<String>,
     /// Public keys (a JWKS document) for `private_key_jwt` and signed requests.
     pub jwks: serde_json::Value,
 }

@@ -107,6 +107,9 @@ pub struct ClientConfig {
     /// A `dpv:` purpose added when a request names none (conformance-suite clients only).
     #[serde(default)]
     pub default_purpose: Option<String>,
+    /// JWT-bearer subjects the client may assert: "operatortoken" and/or "tel" (P-72).
+    #[serde(default)]
+    pub jwt_bearer_subjects: Vec<String>,
     /// A JWKS, as a JSON string or a TOML table.
     #[serde(default)]
     pub jwks: Option<serde_json::Value>,
@@ -334,6 +337,12 @@ impl Config {
                     Some(p.clone())
                 }
                 None => None,
+            },
+            jwt_bearer_subjects: {
+                if let Some(k) = c.jwt_bearer_subjects.iter().find(|k| !matches!(k.as_str(), "tel" | "operatortoken")) {
+                    return Err(format!("jwt_bearer_subjects: {k} is not tel or operatortoken (ipport: is never a JWT-bearer subject)"));
+                }
+                c.jwt_bearer_subjects.clone()
             },
             jwks,
         })

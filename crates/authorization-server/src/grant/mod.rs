@@ -3,6 +3,7 @@
 
 mod authorization_code;
 mod client_credentials;
+mod jwt_bearer;
 
 use crate::client_auth::required;
 use crate::error::{invalid_request, ErrorCode, OAuthError, TokenError};
@@ -17,6 +18,17 @@ use std::sync::Arc;
 pub trait GrantHandler: Send + Sync {
     fn grant_type(&self) -> GrantType;
 
+    /// Who is asking. Most grants use the token endpoint's client authentication; a grant whose
+    /// request authenticates the client itself (the JWT-bearer assertion, P-65) overrides this.
+    async fn client(
+        &self,
+        server: &AuthorizationServer,
+        params: &Params,
+        authorization_header: Option<&str>,
+    ) -> Result<Arc<RegisteredClient>, TokenError> {
+        server.authenticate_client(params, authorization_header, &server.cfg.token_endpoint()).await
+    }
+
     /// Handle a request from an authenticated client that may use this grant.
     async fn handle(
         &self,
@@ -27,7 +39,11 @@ pub trait GrantHandler: Send + Sync {
 }
 
 pub fn default_grants() -> Vec<Box<dyn GrantHandler>> {
-    vec![Box::new(authorization_code::AuthorizationCode), Box::new(client_credentials::ClientCredentials)]
+    vec![
+        Box::new(authorization_code::AuthorizationCode),
+        Box::new(client_credentials::ClientCredentials),
+        Box::new(jwt_bearer::JwtBearer),
+    ]
 }
 
 impl AuthorizationServer {
@@ -45,7 +61,7 @@ impl AuthorizationServer {
             .iter()
             .find(|g| g.grant_type().as_str() == grant_type)
             .ok_or_else(|| OAuthError::new(ErrorCode::UnsupportedGrantType, "grant_type not supported"))?;
-        let client = self.authenticate_client(p, authorization_header, &self.cfg.token_endpoint()).await?;
+        let client = handler.client(self, p, authorization_header).await?;
         if !client.client.allows_grant(handler.grant_type()) {
             return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "client may not use this grant type (P-07)").into());
         }

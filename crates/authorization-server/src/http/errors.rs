@@ -4,6 +4,7 @@
 
 use crate::authorize::redirect_with;
 use crate::error::{AuthorizeError, ErrorCode, OAuthError, TokenError};
+use crate::ts43::EntitlementError;
 use crate::userinfo::UserInfoError;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
@@ -98,4 +99,22 @@ pub fn userinfo_error(e: UserInfoError) -> HttpResponse {
         .insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge)))
         .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .json(serde_json::json!({"error": code}))
+}
+
+/// Entitlement and admin-mint errors: JSON `{error, error_description}`.
+pub fn entitlement_error(e: EntitlementError) -> HttpResponse {
+    let (status, code, d) = match e {
+        EntitlementError::InvalidRequest(d) => (StatusCode::BAD_REQUEST, "invalid_request", d),
+        EntitlementError::NotIdentified => {
+            (StatusCode::FORBIDDEN, "login_required", "the device could not be identified by the mobile network")
+        }
+        EntitlementError::Forbidden => (StatusCode::UNAUTHORIZED, "invalid_token", "admin token required"),
+        EntitlementError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "try again later"),
+    };
+    let mut b = HttpResponse::build(status);
+    b.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
+    if status == StatusCode::UNAUTHORIZED {
+        b.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+    }
+    b.json(serde_json::json!({"error": code, "error_description": d}))
 }

@@ -8,7 +8,7 @@ use crate::AuthorizationServer;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::Method;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
-use errors::{authorize_error, method_not_allowed, token_error, userinfo_error};
+use errors::{authorize_error, entitlement_error, method_not_allowed, token_error, userinfo_error};
 use futures_util::StreamExt;
 use numbat_core::IdentityOutcome;
 use std::sync::Arc;
@@ -31,6 +31,16 @@ pub fn configure(cfg: &mut web::ServiceConfig, server: Arc<AuthorizationServer>)
         .service(
             web::resource("/token")
                 .route(web::post().to(token))
+                .default_service(web::to(|| async { method_not_allowed("POST") })),
+        )
+        .service(
+            web::resource("/entitlement/v1")
+                .route(web::get().to(entitlement))
+                .default_service(web::to(|| async { method_not_allowed("GET") })),
+        )
+        .service(
+            web::resource("/admin/ts43/tokens")
+                .route(web::post().to(admin_mint))
                 .default_service(web::to(|| async { method_not_allowed("POST") })),
         )
         .service(
@@ -172,15 +182,53 @@ async fn token(s: web::Data<AuthorizationServer>, req: HttpRequest, payload: web
 
 /// OIDC Core §5.3: the access token in the `Authorization` header (RFC 6750 §2.1).
 async fn userinfo(s: web::Data<AuthorizationServer>, req: HttpRequest) -> HttpResponse {
-    let bearer = req
-        .headers()
+    match s.userinfo(bearer(&req)).await {
+        Ok(u) => HttpResponse::Ok().insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store"))).json(u),
+        Err(e) => userinfo_error(e),
+    }
+}
+
+fn bearer(req: &HttpRequest) -> Option<&str> {
+    req.headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim());
-    match s.userinfo(bearer).await {
-        Ok(u) => HttpResponse::Ok().insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store"))).json(u),
-        Err(e) => userinfo_error(e),
+        .map(|(_, t)| t.trim())
+}
+
+/// TS.43 `AcquireTemporaryToken` for the device the ingress identified.
+async fn entitlement(s: web::Data<AuthorizationServer>, req: HttpRequest) -> HttpResponse {
+    let identity = req.extensions().get::<IdentityOutcome>().cloned().unwrap_or(IdentityOutcome::NotIdentified);
+    let params = Params::parse(req.query_string().as_bytes());
+    match s.acquire_temporary_token(&params, identity).await {
+        Ok(t) => HttpResponse::Ok().insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store"))).json(t),
+        Err(e) => entitlement_error(e),
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MintRequest {
+    msisdn: String,
+    app: Option<String>,
+    operation_targets: Option<String>,
+}
+
+/// Admin: mint a TS.43 temporary token for a subscriber.
+async fn admin_mint(s: web::Data<AuthorizationServer>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+    use crate::ts43::EntitlementError;
+    let Some(body) = read_limited(payload, 4096).await else {
+        return entitlement_error(EntitlementError::InvalidRequest("body too large"));
+    };
+    if !s.admin_token_ok(bearer(&req)) {
+        return entitlement_error(EntitlementError::Forbidden);
+    }
+    let Ok(m) = serde_json::from_slice::<MintRequest>(&body) else {
+        return entitlement_error(EntitlementError::InvalidRequest("body must be {msisdn, app?, operation_targets?}"));
+    };
+    match s.admin_mint_temporary_token(bearer(&req), &m.msisdn, m.app.as_deref(), m.operation_targets.as_deref()).await {
+        Ok(t) => HttpResponse::Ok().insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store"))).json(t),
+        Err(e) => entitlement_error(e),
     }
 }
