@@ -243,6 +243,14 @@ impl Config {
         Ok(s.into_bytes())
     }
 
+    /// The admin token (file wins); empty disables the admin APIs.
+    pub fn admin_token(&self) -> Result<String, ConfigError> {
+        match &self.admin.token_file {
+            Some(f) => Ok(std::fs::read_to_string(f).map_err(|e| err("admin.token_file", e.to_string()))?.trim().to_owned()),
+            None => Ok(self.admin.token.clone()),
+        }
+    }
+
     /// Check everything that can be checked without I/O to the store.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let issuer = url::Url::parse(&self.server.issuer).map_err(|e| err("server.issuer", e.to_string()))?;

@@ -107,7 +107,8 @@ async fn build_authorization(
         keys,
         clock.clone(),
         &cfg.pairwise_secret()?,
-    );
+    )
+    .with_admin_token(&cfg.admin_token()?);
 
     let bindings = Bindings::new(store.clone());
     let now = clock.now();
@@ -119,7 +120,12 @@ async fn build_authorization(
     }
     let mut strip: Vec<String> = DEFAULT_STRIPPED_HEADERS.iter().map(|s| s.to_string()).collect();
     strip.extend(cfg.ingress.strip_headers.iter().map(|h| h.to_ascii_lowercase()));
-    let ingress_cfg = IngressConfig { domain: cfg.ingress.domain.clone(), strip_headers: strip, ..IngressConfig::default() };
+    let ingress_cfg = IngressConfig {
+        domain: cfg.ingress.domain.clone(),
+        strip_headers: strip,
+        // The authorization endpoint and the TS.43 entitlement endpoint identify the device.
+        identify_paths: vec!["/authorize".into(), "/entitlement/v1".into()],
+    };
     let ingress = Arc::new(Ingress::new(ingress_cfg, bindings, clock.clone()));
     Ok((Arc::new(server), ingress))
 }
