@@ -200,7 +200,7 @@ impl AuthorizationServer {
     }
 
     /// Scope and purpose rules (P-74..P-81, NVR-03).
-    fn authorize_scope(&self, p: &Params, client: &numbat_core::Client) -> Result<ScopeSet, OAuthError> {
+    pub(crate) fn authorize_scope(&self, p: &Params, client: &numbat_core::Client) -> Result<ScopeSet, OAuthError> {
         let raw = p.get("scope").ok_or_else(|| invalid_request("scope missing"))?;
         let requested = ScopeSet::parse(raw).map_err(|_| invalid_scope("scope is malformed"))?;
         let has_openid = requested.contains(OPENID);

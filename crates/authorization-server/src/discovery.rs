@@ -25,6 +25,10 @@ pub fn metadata(cfg: &AsConfig, keys: &KeyRing, registry: &ClientRegistry, grant
         "token_endpoint": cfg.token_endpoint(),
         "jwks_uri": cfg.jwks_uri(),
         "userinfo_endpoint": cfg.userinfo_endpoint(),
+        "backchannel_authentication_endpoint": format!("{}/bc-authorize", cfg.issuer),
+        "backchannel_token_delivery_modes_supported": ["poll"],
+        "backchannel_authentication_request_signing_alg_values_supported": verify,
+        "backchannel_user_code_parameter_supported": false,
         "introspection_endpoint": cfg.introspection_endpoint(),
         "introspection_endpoint_auth_methods_supported": ["private_key_jwt"],
         "revocation_endpoint": cfg.revocation_endpoint(),
@@ -44,6 +48,6 @@ pub fn metadata(cfg: &AsConfig, keys: &KeyRing, registry: &ClientRegistry, grant
         "request_object_signing_alg_values_supported": verify,
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,
-        "amr_values_supported": ["nba"],
+        "amr_values_supported": ["nba", "sim", "asserted"],
     })
 }

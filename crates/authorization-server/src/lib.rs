@@ -6,6 +6,7 @@
 //! wire. Grants sit behind one trait ([`grant::GrantHandler`]); adding one touches no other.
 
 pub mod authorize;
+pub mod ciba;
 pub mod client_auth;
 pub mod code;
 pub mod discovery;
@@ -83,6 +84,11 @@ pub struct AuthorizationServer {
     pub(crate) operator_tokens: Arc<dyn ts43::OperatorTokens>,
     pub(crate) ts43_tokens: ts43::StoreOperatorTokens,
     pub(crate) ts43_cfg: ts43::Ts43Config,
+    pub(crate) ciba_cfg: ciba::CibaConfig,
+    pub(crate) ciba_channel: Arc<dyn ciba::DecisionChannel>,
+    pub(crate) address_resolver: Option<Arc<dyn ciba::AddressResolver>>,
+    /// The test-only CIBA approval endpoint (issue 5 item 5), enabled only by configuration.
+    pub(crate) ciba_test_approval: bool,
     /// SHA-256 of the admin token; `None` disables the admin APIs.
     pub(crate) admin_token_digest: Option<Vec<u8>>,
     metadata: Vec<u8>,
@@ -114,6 +120,10 @@ impl AuthorizationServer {
             ts43_tokens: ts43::StoreOperatorTokens::new(store.clone()),
             ts43_cfg: ts43::Ts43Config::default(),
             admin_token_digest: None,
+            ciba_cfg: ciba::CibaConfig::default(),
+            ciba_channel: Arc::new(ciba::LogChannel),
+            address_resolver: None,
+            ciba_test_approval: false,
             store,
             keys,
             clock,
@@ -127,6 +137,11 @@ impl AuthorizationServer {
     /// Validate operator tokens somewhere else (an operator's own entitlement server).
     pub fn with_operator_tokens(mut self, t: Arc<dyn ts43::OperatorTokens>) -> Self {
         self.operator_tokens = t;
+        self
+    }
+
+    pub fn with_ciba_test_approval(mut self, on: bool) -> Self {
+        self.ciba_test_approval = on;
         self
     }
 

@@ -87,6 +87,7 @@ mod tests {
             require_pkce: true,
             default_purpose: None,
             jwt_bearer_subjects: vec![],
+            ciba_login_hints: vec![],
             jwks: serde_json::json!({"keys": [{"kty": "EC", "crv": "P-256", "kid": "k",
                 "x": "EgMEe16Xy5bVFKLwu5Gb0vj8T_tbye_VNfqgfSw_7Uo", "y": "izHnk64M7vzATcbAgvOCUyhPQDBlLs0k_1bKYqYYckg"}]}),
         }

@@ -68,6 +68,9 @@ pub struct Client {
     /// (P-64, P-72: `tel:` only where the operator says so).
     #[serde(default)]
     pub jwt_bearer_subjects: Vec<String>,
+    /// CIBA `login_hint` kinds this client may use: `tel`, `ipport`, `operatortoken` (P-49..P-51).
+    #[serde(default)]
+    pub ciba_login_hints: Vec<String>,
     /// Public keys (a JWKS document) for `private_key_jwt` and signed requests.
     pub jwks: serde_json::Value,
 }

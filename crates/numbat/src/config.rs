@@ -20,7 +20,27 @@ pub struct Config {
     pub admin: AdminConfig,
     pub log: LogConfig,
     pub ingress: IngressSection,
+    pub ciba: CibaSection,
     pub clients: Vec<ClientConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CibaSection {
+    /// `expires_in` of backchannel requests, seconds.
+    pub expires_in_s: i64,
+    /// Minimum polling interval, seconds (P-46).
+    pub interval_s: i64,
+    /// Purposes whose legal basis is consent: their CIBA requests wait for a decision.
+    pub consent_purposes: Vec<String>,
+    /// Enable POST /test/ciba/decide (admin token) for automated conformance runs. Never in production.
+    pub test_approval: bool,
+}
+
+impl Default for CibaSection {
+    fn default() -> Self {
+        CibaSection { expires_in_s: 120, interval_s: 2, consent_purposes: vec![], test_approval: false }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -110,6 +130,9 @@ pub struct ClientConfig {
     /// JWT-bearer subjects the client may assert: "operatortoken" and/or "tel" (P-72).
     #[serde(default)]
     pub jwt_bearer_subjects: Vec<String>,
+    /// CIBA login_hint kinds the client may use: "tel", "ipport", "operatortoken".
+    #[serde(default)]
+    pub ciba_login_hints: Vec<String>,
     /// A JWKS, as a JSON string or a TOML table.
     #[serde(default)]
     pub jwks: Option<serde_json::Value>,
@@ -178,6 +201,7 @@ impl Default for Config {
             admin: AdminConfig::default(),
             log: LogConfig::default(),
             ingress: IngressSection::default(),
+            ciba: CibaSection::default(),
             clients: vec![],
         }
     }
@@ -274,6 +298,17 @@ impl Config {
         if !(0..=30).contains(&t.clock_skew_s) {
             return Err(err("tokens.clock_skew_s", "0..=30 (O-04)"));
         }
+        if !(30..=600).contains(&self.ciba.expires_in_s) {
+            return Err(err("ciba.expires_in_s", "30..=600"));
+        }
+        if !(1..=60).contains(&self.ciba.interval_s) {
+            return Err(err("ciba.interval_s", "1..=60"));
+        }
+        for (i, p) in self.ciba.consent_purposes.iter().enumerate() {
+            if !numbat_core::dpv::is_known_purpose(p) {
+                return Err(err(format!("ciba.consent_purposes[{i}]"), "not a DPV purpose (dpv:...)"));
+            }
+        }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(err("log.format", "text or json"));
         }
@@ -351,6 +386,12 @@ impl Config {
                     return Err(format!("jwt_bearer_subjects: {k} is not tel or operatortoken (ipport: is never a JWT-bearer subject)"));
                 }
                 c.jwt_bearer_subjects.clone()
+            },
+            ciba_login_hints: {
+                if let Some(k) = c.ciba_login_hints.iter().find(|k| !matches!(k.as_str(), "tel" | "ipport" | "operatortoken")) {
+                    return Err(format!("ciba_login_hints: {k} is not tel, ipport or operatortoken"));
+                }
+                c.ciba_login_hints.clone()
             },
             jwks,
         })

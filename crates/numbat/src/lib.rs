@@ -1,6 +1,7 @@
 //! numbat: the binary's library half (configuration, wiring, HTTP serving, metrics, the demo
 //! client), so that end-to-end tests start the very server the binary runs.
 
+pub mod adapters;
 pub mod bench;
 pub mod config;
 pub mod demo;

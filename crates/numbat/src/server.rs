@@ -4,6 +4,7 @@ use crate::config::{Config, ConfigError};
 use crate::metrics::{self, Metrics};
 use actix_web::middleware::{from_fn, DefaultHeaders};
 use actix_web::{web, App, HttpResponse, HttpServer};
+use numbat_authorization_server::ciba::{CibaConfig, LogChannel};
 use numbat_authorization_server::registry::{ClientRegistry, RegisteredClient};
 use numbat_authorization_server::{AsConfig, AuthorizationServer};
 use numbat_core::{Clock, Msisdn, SystemClock};
@@ -108,7 +109,20 @@ async fn build_authorization(
         clock.clone(),
         &cfg.pairwise_secret()?,
     )
-    .with_admin_token(&cfg.admin_token()?);
+    .with_admin_token(&cfg.admin_token()?)
+    .with_ciba(
+        CibaConfig {
+            expires_in_s: cfg.ciba.expires_in_s,
+            interval_s: cfg.ciba.interval_s,
+            consent_purposes: cfg.ciba.consent_purposes.clone(),
+        },
+        Arc::new(LogChannel),
+    )
+    .with_ciba_test_approval(cfg.ciba.test_approval)
+    .with_address_resolver(Arc::new(crate::adapters::BindingsResolver {
+        bindings: Bindings::new(store.clone()),
+        domain: cfg.ingress.domain.clone(),
+    }));
 
     let bindings = Bindings::new(store.clone());
     let now = clock.now();

@@ -2,6 +2,7 @@
 //! by `grant_type`; adding a grant adds a module and a line in [`default_grants`].
 
 mod authorization_code;
+mod ciba;
 mod client_credentials;
 mod jwt_bearer;
 
@@ -43,6 +44,7 @@ pub fn default_grants() -> Vec<Box<dyn GrantHandler>> {
         Box::new(authorization_code::AuthorizationCode),
         Box::new(client_credentials::ClientCredentials),
         Box::new(jwt_bearer::JwtBearer),
+        Box::new(ciba::Ciba),
     ]
 }
 

@@ -118,3 +118,14 @@ pub fn entitlement_error(e: EntitlementError) -> HttpResponse {
     }
     b.json(serde_json::json!({"error": code, "error_description": d}))
 }
+
+/// Backchannel errors (E-CB-01..07): as at the token endpoint, except that a policy refusal
+/// before any interaction is 403 `access_denied` (E-CB-07).
+pub fn ciba_error(e: TokenError) -> HttpResponse {
+    if e.error.code == ErrorCode::AccessDenied {
+        return HttpResponse::Forbidden()
+            .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+            .json(serde_json::json!({"error": "access_denied", "error_description": e.error.description}));
+    }
+    token_error(e)
+}

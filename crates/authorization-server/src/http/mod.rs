@@ -8,7 +8,7 @@ use crate::AuthorizationServer;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::Method;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
-use errors::{authorize_error, entitlement_error, method_not_allowed, token_error, userinfo_error};
+use errors::{authorize_error, ciba_error, entitlement_error, method_not_allowed, token_error, userinfo_error};
 use futures_util::StreamExt;
 use numbat_core::IdentityOutcome;
 use std::sync::Arc;
@@ -31,6 +31,16 @@ pub fn configure(cfg: &mut web::ServiceConfig, server: Arc<AuthorizationServer>)
         .service(
             web::resource("/token")
                 .route(web::post().to(token))
+                .default_service(web::to(|| async { method_not_allowed("POST") })),
+        )
+        .service(
+            web::resource("/bc-authorize")
+                .route(web::post().to(bc_authorize))
+                .default_service(web::to(|| async { method_not_allowed("POST") })),
+        )
+        .service(
+            web::resource("/test/ciba/decide")
+                .route(web::post().to(ciba_test_decide))
                 .default_service(web::to(|| async { method_not_allowed("POST") })),
         )
         .service(
@@ -230,5 +240,48 @@ async fn admin_mint(s: web::Data<AuthorizationServer>, req: HttpRequest, payload
     match s.admin_mint_temporary_token(bearer(&req), &m.msisdn, m.app.as_deref(), m.operation_targets.as_deref()).await {
         Ok(t) => HttpResponse::Ok().insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store"))).json(t),
         Err(e) => entitlement_error(e),
+    }
+}
+
+/// CIBA backchannel authentication (poll mode).
+async fn bc_authorize(s: web::Data<AuthorizationServer>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+    let (params, authz) = match read_form(&req, payload).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    match s.backchannel_authenticate(&params, authz.as_deref()).await {
+        Ok(r) => HttpResponse::Ok().insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store"))).json(r),
+        Err(e) => ciba_error(e),
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Decision {
+    auth_req_id: String,
+    action: String,
+}
+
+/// Test-only approval of a pending CIBA request (issue 5 item 5): 404 unless enabled by config;
+/// then it still needs the admin token.
+async fn ciba_test_decide(s: web::Data<AuthorizationServer>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    if !s.ciba_test_approval {
+        return HttpResponse::NotFound().finish();
+    }
+    if !s.admin_token_ok(bearer(&req)) {
+        return entitlement_error(crate::ts43::EntitlementError::Forbidden);
+    }
+    let Ok(d) = serde_json::from_slice::<Decision>(&body) else {
+        return entitlement_error(crate::ts43::EntitlementError::InvalidRequest("body must be {auth_req_id, action}"));
+    };
+    let allow = match d.action.as_str() {
+        "allow" => true,
+        "deny" => false,
+        _ => return entitlement_error(crate::ts43::EntitlementError::InvalidRequest("action must be allow or deny")),
+    };
+    match s.ciba_decide(&d.auth_req_id, allow).await {
+        Ok(true) => HttpResponse::NoContent().finish(),
+        Ok(false) => HttpResponse::NotFound().json(serde_json::json!({"error": "no pending request"})),
+        Err(_) => entitlement_error(crate::ts43::EntitlementError::Unavailable),
     }
 }
