@@ -21,7 +21,22 @@ pub struct Config {
     pub log: LogConfig,
     pub ingress: IngressSection,
     pub ciba: CibaSection,
+    pub keys: KeysSection,
     pub clients: Vec<ClientConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeysSection {
+    /// How often each authorization-server instance re-reads the shared signing keys (picks up
+    /// `numbat keys rotate`), seconds.
+    pub reload_s: u64,
+}
+
+impl Default for KeysSection {
+    fn default() -> Self {
+        KeysSection { reload_s: 30 }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -202,6 +217,7 @@ impl Default for Config {
             log: LogConfig::default(),
             ingress: IngressSection::default(),
             ciba: CibaSection::default(),
+            keys: KeysSection::default(),
             clients: vec![],
         }
     }
@@ -297,6 +313,9 @@ impl Config {
         }
         if !(0..=30).contains(&t.clock_skew_s) {
             return Err(err("tokens.clock_skew_s", "0..=30 (O-04)"));
+        }
+        if !(1..=60).contains(&self.keys.reload_s) {
+            return Err(err("keys.reload_s", "1..=60 (rotation publishes keys 120 s ahead)"));
         }
         if !(30..=600).contains(&self.ciba.expires_in_s) {
             return Err(err("ciba.expires_in_s", "30..=600"));

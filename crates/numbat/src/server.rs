@@ -79,6 +79,21 @@ async fn build_authorization(
     clock: &Arc<dyn Clock>,
 ) -> Result<(Arc<AuthorizationServer>, Arc<Ingress>), StartError> {
     let keys = Arc::new(KeyRing::load_or_create(store).await?);
+    keys.reload(store, clock.now()).await?;
+    // Every instance re-reads the shared keys, so `numbat keys rotate` reaches all of them.
+    {
+        let (keys, store, clock) = (Arc::downgrade(&keys), store.clone(), clock.clone());
+        let every = Duration::from_secs(cfg.keys.reload_s);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(k) = keys.upgrade() else { break };
+                if let Err(e) = k.reload(&store, clock.now()).await {
+                    tracing::warn!(error = %e, "signing-key reload failed; keeping the current keys");
+                }
+            }
+        });
+    }
     let mut clients = Vec::new();
     for (i, c) in cfg.clients.iter().enumerate() {
         let client = cfg.client(c).map_err(|e| cfg_err(&format!("clients[{i}]"), e))?;

@@ -202,6 +202,11 @@ impl TestServer {
         }
     }
 
+    /// The server's store (shared with every component of this server).
+    pub fn store(&self) -> numbat_store::SharedStore {
+        self.running.as_ref().expect("running").store.clone()
+    }
+
     pub fn now(&self) -> i64 {
         self.clock.now()
     }
