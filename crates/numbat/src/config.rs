@@ -22,6 +22,7 @@ pub struct Config {
     pub ingress: IngressSection,
     pub ciba: CibaSection,
     pub keys: KeysSection,
+    pub ts43: Ts43Section,
     pub clients: Vec<ClientConfig>,
 }
 
@@ -50,11 +51,31 @@ pub struct CibaSection {
     pub consent_purposes: Vec<String>,
     /// Enable POST /test/ciba/decide (admin token) for automated conformance runs. Never in production.
     pub test_approval: bool,
+    /// Authentication-device channel: empty = log (dev); else a webhook URL.
+    pub webhook_url: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Ts43Section {
+    /// Where operator tokens are validated: "store" (numbat issues them) or an http(s) URL of
+    /// the operator's entitlement server.
+    pub validator: String,
+    /// Timeout of the entitlement-server call, milliseconds.
+    pub timeout_ms: u64,
+    /// Lifetime of tokens numbat issues, seconds.
+    pub token_ttl_s: i64,
+}
+
+impl Default for Ts43Section {
+    fn default() -> Self {
+        Ts43Section { validator: "store".into(), timeout_ms: 1500, token_ttl_s: 300 }
+    }
 }
 
 impl Default for CibaSection {
     fn default() -> Self {
-        CibaSection { expires_in_s: 120, interval_s: 2, consent_purposes: vec![], test_approval: false }
+        CibaSection { expires_in_s: 120, interval_s: 2, consent_purposes: vec![], test_approval: false, webhook_url: String::new() }
     }
 }
 
@@ -218,6 +239,7 @@ impl Default for Config {
             ingress: IngressSection::default(),
             ciba: CibaSection::default(),
             keys: KeysSection::default(),
+            ts43: Ts43Section::default(),
             clients: vec![],
         }
     }
@@ -313,6 +335,21 @@ impl Config {
         }
         if !(0..=30).contains(&t.clock_skew_s) {
             return Err(err("tokens.clock_skew_s", "0..=30 (O-04)"));
+        }
+        if self.ts43.validator != "store" {
+            let u = url::Url::parse(&self.ts43.validator).map_err(|e| err("ts43.validator", format!("\"store\" or a URL: {e}")))?;
+            if !matches!(u.scheme(), "http" | "https") {
+                return Err(err("ts43.validator", "\"store\" or an http(s) URL"));
+            }
+        }
+        if !(100..=10_000).contains(&self.ts43.timeout_ms) {
+            return Err(err("ts43.timeout_ms", "100..=10000"));
+        }
+        if !(30..=3600).contains(&self.ts43.token_ttl_s) {
+            return Err(err("ts43.token_ttl_s", "30..=3600"));
+        }
+        if !self.ciba.webhook_url.is_empty() && url::Url::parse(&self.ciba.webhook_url).is_err() {
+            return Err(err("ciba.webhook_url", "not a URL"));
         }
         if !(1..=60).contains(&self.keys.reload_s) {
             return Err(err("keys.reload_s", "1..=60 (rotation publishes keys 120 s ahead)"));

@@ -81,11 +81,53 @@ enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
+    /// GSMA TS.43 temporary tokens.
+    Ts43 {
+        #[command(subcommand)]
+        action: Ts43Action,
+    },
     /// Check a configuration and exit.
     CheckConfig {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum Ts43Action {
+    /// Mint a temporary token for a subscriber through a running server's admin API.
+    Mint {
+        #[arg(long)]
+        msisdn: String,
+        #[arg(long, default_value = "ap2009")]
+        app: String,
+        /// Comma-separated operation targets.
+        #[arg(long, default_value = "VerifyPhoneNumber")]
+        operation_targets: String,
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        server: String,
+        /// Admin token (else NUMBAT_ADMIN_TOKEN, else the dev default).
+        #[arg(long, env = "NUMBAT_ADMIN_TOKEN", default_value = "dev-admin-token", hide_env_values = true)]
+        admin_token: String,
+    },
+}
+
+async fn ts43_command(action: Ts43Action) -> Result<(), String> {
+    let Ts43Action::Mint { msisdn, app, operation_targets, server, admin_token } = action;
+    let r = reqwest::Client::new()
+        .post(format!("{server}/admin/ts43/tokens"))
+        .bearer_auth(admin_token)
+        .json(&serde_json::json!({"msisdn": msisdn, "app": app, "operation_targets": operation_targets}))
+        .send()
+        .await
+        .map_err(|e| format!("is numbat running at {server}? {e}"))?;
+    let status = r.status();
+    let body = r.text().await.unwrap_or_default();
+    if !status.is_success() {
+        return Err(format!("{status}: {body}"));
+    }
+    println!("{body}");
+    Ok(())
 }
 
 #[derive(Subcommand)]
@@ -253,6 +295,13 @@ async fn main() {
                 }
             }
         }
+        Command::Ts43 { action } => match ts43_command(action).await {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("numbat ts43: {e}");
+                1
+            }
+        },
         Command::Keys { action } => match keys_command(action).await {
             Ok(()) => 0,
             Err(e) => {

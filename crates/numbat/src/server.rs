@@ -5,6 +5,7 @@ use crate::metrics::{self, Metrics};
 use actix_web::middleware::{from_fn, DefaultHeaders};
 use actix_web::{web, App, HttpResponse, HttpServer};
 use numbat_authorization_server::ciba::{CibaConfig, LogChannel};
+use numbat_authorization_server::ts43::Ts43Config;
 use numbat_authorization_server::registry::{ClientRegistry, RegisteredClient};
 use numbat_authorization_server::{AsConfig, AuthorizationServer};
 use numbat_core::{Clock, Msisdn, SystemClock};
@@ -116,6 +117,12 @@ async fn build_authorization(
         clock_skew_s: cfg.tokens.clock_skew_s,
         access_token_alg: Alg::ES256,
     };
+    let timeout = Duration::from_millis(cfg.ts43.timeout_ms);
+    let channel: Arc<dyn numbat_authorization_server::ciba::DecisionChannel> = if cfg.ciba.webhook_url.is_empty() {
+        Arc::new(LogChannel)
+    } else {
+        Arc::new(crate::adapters::WebhookChannel::new(cfg.ciba.webhook_url.clone(), timeout).map_err(|e| cfg_err("ciba.webhook_url", e))?)
+    };
     let server = AuthorizationServer::new(
         as_cfg,
         ClientRegistry::new(clients),
@@ -131,13 +138,20 @@ async fn build_authorization(
             interval_s: cfg.ciba.interval_s,
             consent_purposes: cfg.ciba.consent_purposes.clone(),
         },
-        Arc::new(LogChannel),
+        channel,
     )
     .with_ciba_test_approval(cfg.ciba.test_approval)
     .with_address_resolver(Arc::new(crate::adapters::BindingsResolver {
         bindings: Bindings::new(store.clone()),
         domain: cfg.ingress.domain.clone(),
-    }));
+    }))
+    .with_ts43_config(Ts43Config { token_ttl_s: cfg.ts43.token_ttl_s, ..Ts43Config::default() });
+    let server = if cfg.ts43.validator == "store" {
+        server
+    } else {
+        let v = crate::adapters::HttpOperatorTokens::new(cfg.ts43.validator.clone(), timeout).map_err(|e| cfg_err("ts43.validator", e))?;
+        server.with_operator_tokens(Arc::new(v))
+    };
 
     let bindings = Bindings::new(store.clone());
     let now = clock.now();
