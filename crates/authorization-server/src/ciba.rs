@@ -223,11 +223,7 @@ impl AuthorizationServer {
             return Err(bad("iss must be the client_id"));
         }
         let aud: Option<Audience> = claims.get("aud").cloned().and_then(|a| serde_json::from_value(a).ok());
-        let aud_ok = match &aud {
-            Some(Audience::One(a)) => *a == self.ciba_endpoint() || *a == self.cfg.issuer,
-            Some(Audience::Many(v)) if v.len() == 1 => v[0] == self.ciba_endpoint() || v[0] == self.cfg.issuer,
-            _ => false,
-        };
+        let aud_ok = aud.as_ref().and_then(Audience::single).is_some_and(|a| a == self.ciba_endpoint() || a == self.cfg.issuer);
         if !aud_ok {
             return Err(bad("aud must be the backchannel endpoint or the issuer (P-41)"));
         }

@@ -20,6 +20,18 @@ pub enum Audience {
     Many(Vec<String>),
 }
 
+impl Audience {
+    /// The one audience named: a string, or a list of exactly one (a longer list is refused
+    /// everywhere numbat reads `aud`, against audience injection).
+    pub fn single(&self) -> Option<&str> {
+        match self {
+            Audience::One(a) => Some(a.as_str()),
+            Audience::Many(v) if v.len() == 1 => Some(v[0].as_str()),
+            Audience::Many(_) => None,
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 pub struct AssertionClaims {
     pub iss: Option<String>,
@@ -103,11 +115,7 @@ impl AuthorizationServer {
         }
         // P-90: one audience, naming this endpoint, the token endpoint or the issuer. A list is
         // accepted only with exactly one element (no audience injection).
-        let aud = match &c.aud {
-            Some(Audience::One(a)) => a.as_str(),
-            Some(Audience::Many(v)) if v.len() == 1 => v[0].as_str(),
-            _ => return Err("aud must name this authorization server"),
-        };
+        let aud = c.aud.as_ref().and_then(Audience::single).ok_or("aud must name this authorization server")?;
         let token_endpoint = self.cfg.token_endpoint();
         if aud != endpoint && aud != token_endpoint && aud != self.cfg.issuer {
             return Err("aud must name this authorization server");

@@ -44,11 +44,7 @@ impl AuthorizationServer {
             return Err(invalid_object("iss must be the client_id"));
         }
         let aud: Option<Audience> = claims.get("aud").cloned().and_then(|a| serde_json::from_value(a).ok());
-        let aud = match &aud {
-            Some(Audience::One(a)) => Some(a.as_str()),
-            Some(Audience::Many(v)) if v.len() == 1 => Some(v[0].as_str()),
-            _ => None,
-        };
+        let aud = aud.as_ref().and_then(Audience::single);
         if !aud.is_some_and(|a| a == self.cfg.authorization_endpoint() || a == self.cfg.issuer) {
             return Err(invalid_object("aud must be this authorization endpoint or issuer (P-28)"));
         }

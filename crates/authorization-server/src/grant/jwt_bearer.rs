@@ -77,11 +77,7 @@ impl GrantHandler for JwtBearer {
         if c.iss.as_deref() != Some(client_id) {
             return Err(invalid_grant("iss must be the client_id").into());
         }
-        let aud = match &c.aud {
-            Some(Audience::One(a)) => Some(a.as_str()),
-            Some(Audience::Many(v)) if v.len() == 1 => Some(v[0].as_str()),
-            _ => None,
-        };
+        let aud = c.aud.as_ref().and_then(Audience::single);
         if !aud.is_some_and(|a| a == s.cfg.token_endpoint() || a == s.cfg.issuer) {
             return Err(invalid_grant("aud must be the token endpoint (P-64)").into());
         }
