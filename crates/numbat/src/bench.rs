@@ -3,7 +3,7 @@
 //! given the server's PID, server CPU time per flow (from /proc). Figures are for comparison on
 //! one machine (ratios and medians); shared machines are noisy.
 
-use crate::demo::client_assertion;
+use crate::demo::{client_assertion, redeem_code};
 use crate::config::DEV_CLIENT_KEY;
 use numbat_jose::b64_encode;
 use serde_json::Value;
@@ -52,22 +52,8 @@ async fn one_flow(device: &reqwest::Client, backend: &reqwest::Client, server: &
         .map(|(_, v)| v.into_owned())
         .ok_or_else(|| format!("no code in {loc}"))?;
     let assertion = client_assertion(pem, "demo-app-1", "demo-app", &format!("{server}/token"))?;
-    let t: Value = backend
-        .post(format!("{server}/token"))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", "http://127.0.0.1:9999/callback"),
-            ("code_verifier", &verifier),
-            ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
-            ("client_assertion", &assertion),
-        ])
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
+    let token_ep = format!("{server}/token");
+    let t = redeem_code(backend, &token_ep, &code, &verifier, "http://127.0.0.1:9999/callback", &assertion).await?;
     let at = t["access_token"].as_str().ok_or_else(|| format!("token error {t}"))?;
     let r = backend
         .post(format!("{server}/number-verification/v2/verify"))

@@ -49,6 +49,33 @@ pub fn client_assertion(pem: &str, kid: &str, client_id: &str, aud: &str) -> Res
     .map_err(|e| e.to_string())
 }
 
+/// The app backend's token request for an authorization code, with a client assertion.
+pub async fn redeem_code(
+    backend: &reqwest::Client,
+    token_endpoint: &str,
+    code: &str,
+    verifier: &str,
+    redirect_uri: &str,
+    assertion: &str,
+) -> Result<Value, String> {
+    backend
+        .post(token_endpoint)
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", redirect_uri),
+            ("code_verifier", verifier),
+            ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+            ("client_assertion", assertion),
+        ])
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())
+}
+
 pub async fn run(a: DemoArgs) -> Result<(), String> {
     let pem = a.key_pem.clone().unwrap_or_else(|| DEV_CLIENT_KEY.to_owned());
     let device = reqwest::Client::builder()
@@ -104,22 +131,7 @@ pub async fn run(a: DemoArgs) -> Result<(), String> {
 
     let assertion = client_assertion(&pem, "demo-app-1", &a.client_id, &token_ep)?;
     println!("3. app backend: POST /token (authorization_code, private_key_jwt)");
-    let resp: Value = backend
-        .post(&token_ep)
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", &a.redirect_uri),
-            ("code_verifier", &verifier),
-            ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
-            ("client_assertion", &assertion),
-        ])
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
+    let resp = redeem_code(&backend, &token_ep, code, &verifier, &a.redirect_uri, &assertion).await?;
     let at = resp["access_token"].as_str().ok_or_else(|| format!("token error: {resp}"))?;
     println!(
         "   access_token={} expires_in={} id_token={}",
