@@ -6,7 +6,6 @@
 use crate::demo::{client_assertion, redeem_code};
 use crate::config::DEV_CLIENT_KEY;
 use numbat_jose::b64_encode;
-use serde_json::Value;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
