@@ -1,14 +1,17 @@
 //! numbat-network-ingress: the only component that sees the device's network address, and the
 //! only one that may say which subscriber a request comes from (design.md, "Who faces whom").
 //!
-//! - [`bindings`]: address → subscriber bindings in the store (static config today; RADIUS and
-//!   provisioning add to the same records later).
+//! - [`bindings`]: address → subscriber bindings in the store (static config, RADIUS accounting;
+//!   provisioning adds to the same records later).
 //! - [`Ingress`]: resolves a request's source address to an [`IdentityOutcome`], failing closed.
 //! - [`http`]: the actix adapter: strips client-supplied identity headers and hands the outcome to
 //!   the authorization server in-process, as a typed request extension nobody outside can set.
+//! - [`radius`]: RADIUS accounting (RFC 2866) from the packet gateways, the live source of
+//!   bindings.
 
 pub mod bindings;
 pub mod http;
+pub mod radius;
 
 use bindings::Bindings;
 use numbat_core::{Amr, Clock, Identity, IdentityOutcome};

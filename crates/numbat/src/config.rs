@@ -133,6 +133,47 @@ pub struct IngressSection {
     /// Extra header names to strip, besides the built-in list.
     pub strip_headers: Vec<String>,
     pub static_bindings: Vec<StaticBinding>,
+    /// RADIUS accounting from the packet gateways (`[ingress.radius]`).
+    pub radius: RadiusSection,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RadiusSection {
+    /// Run the RADIUS accounting listener (components `all` and `authorization`).
+    pub enabled: bool,
+    /// UDP address of the accounting listener (port 0 picks a free port).
+    pub listen: String,
+    /// Interim interval assumed when a packet carries no Acct-Interim-Interval, seconds.
+    pub default_interim_s: u32,
+    /// Gateways allowed to send accounting, by source address block, with their shared secrets.
+    pub clients: Vec<RadiusClientConfig>,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RadiusClientConfig {
+    pub cidr: String,
+    #[serde(default)]
+    pub secret: String,
+    #[serde(default)]
+    pub secret_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for RadiusClientConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RadiusClientConfig")
+            .field("cidr", &self.cidr)
+            .field("secret", &"<redacted>")
+            .field("secret_file", &self.secret_file)
+            .finish()
+    }
+}
+
+impl Default for RadiusSection {
+    fn default() -> Self {
+        RadiusSection { enabled: false, listen: "127.0.0.1:1813".into(), default_interim_s: 300, clients: vec![] }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -225,7 +266,12 @@ impl Default for LogConfig {
 }
 impl Default for IngressSection {
     fn default() -> Self {
-        IngressSection { domain: "default".into(), strip_headers: vec![], static_bindings: vec![] }
+        IngressSection {
+            domain: "default".into(),
+            strip_headers: vec![],
+            static_bindings: vec![],
+            radius: RadiusSection::default(),
+        }
     }
 }
 impl Default for Config {
@@ -313,6 +359,29 @@ impl Config {
         }
     }
 
+    /// The RADIUS accounting clients with their secrets (files read), in configuration order.
+    pub fn radius_clients(&self) -> Result<Vec<numbat_network_ingress::radius::RadiusClient>, ConfigError> {
+        let mut out = Vec::new();
+        for (i, c) in self.ingress.radius.clients.iter().enumerate() {
+            let key = format!("ingress.radius.clients[{i}]");
+            let cidr = c.cidr.parse().map_err(|e| err(format!("{key}.cidr"), format!("{e}")))?;
+            let secret = match (&c.secret_file, c.secret.is_empty()) {
+                (Some(f), true) => std::fs::read_to_string(f)
+                    .map_err(|e| err(format!("{key}.secret_file"), e.to_string()))?
+                    .trim_end_matches(['\r', '\n'])
+                    .to_owned(),
+                (None, false) => c.secret.clone(),
+                (Some(_), false) => return Err(err(format!("{key}.secret"), "give secret or secret_file, not both")),
+                (None, true) => return Err(err(format!("{key}.secret"), "a shared secret (secret or secret_file) is required")),
+            };
+            if secret.is_empty() {
+                return Err(err(format!("{key}.secret_file"), "the file holds an empty secret"));
+            }
+            out.push(numbat_network_ingress::radius::RadiusClient { cidr, secret: secret.into_bytes() });
+        }
+        Ok(out)
+    }
+
     /// Check everything that can be checked without I/O to the store.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let issuer = url::Url::parse(&self.server.issuer).map_err(|e| err("server.issuer", e.to_string()))?;
@@ -374,6 +443,18 @@ impl Config {
                 .map_err(|e| err(format!("ingress.static_bindings[{i}].address"), e.to_string()))?;
             numbat_core::Msisdn::parse(&b.msisdn)
                 .map_err(|e| err(format!("ingress.static_bindings[{i}].msisdn"), e.to_string()))?;
+        }
+        let r = &self.ingress.radius;
+        if r.enabled {
+            r.listen.parse::<std::net::SocketAddr>().map_err(|e| err("ingress.radius.listen", e.to_string()))?;
+            use numbat_network_ingress::radius::accounting::{MAX_INTERIM_S, MIN_INTERIM_S};
+            if !(MIN_INTERIM_S..=MAX_INTERIM_S).contains(&r.default_interim_s) {
+                return Err(err("ingress.radius.default_interim_s", format!("{MIN_INTERIM_S}..={MAX_INTERIM_S}")));
+            }
+            if r.clients.is_empty() {
+                return Err(err("ingress.radius.clients", "at least one {cidr, secret} is required when RADIUS is enabled"));
+            }
+            self.radius_clients()?;
         }
         let mut seen = std::collections::HashSet::new();
         for (i, c) in self.clients.iter().enumerate() {
@@ -474,5 +555,34 @@ mod tests {
         let mut c = Config::dev();
         c.server.issuer = "http://example.com".into();
         assert_eq!(c.validate().unwrap_err().key, "server.issuer");
+    }
+
+    #[test]
+    fn radius_validation_names_the_key() {
+        let c = Config::dev();
+        assert!(c.ingress.radius.enabled, "dev runs the RADIUS listener");
+        assert_eq!(c.radius_clients().unwrap().len(), 1);
+        let mut c = Config::dev();
+        c.ingress.radius.clients[0].cidr = "127.0.0.0/33".into();
+        assert_eq!(c.validate().unwrap_err().key, "ingress.radius.clients[0].cidr");
+        let mut c = Config::dev();
+        c.ingress.radius.clients[0].secret = String::new();
+        assert_eq!(c.validate().unwrap_err().key, "ingress.radius.clients[0].secret");
+        let mut c = Config::dev();
+        c.ingress.radius.clients[0].secret_file = Some("/nonexistent/radius-secret".into());
+        assert_eq!(c.validate().unwrap_err().key, "ingress.radius.clients[0].secret");
+        c.ingress.radius.clients[0].secret = String::new();
+        assert_eq!(c.validate().unwrap_err().key, "ingress.radius.clients[0].secret_file");
+        let mut c = Config::dev();
+        c.ingress.radius.default_interim_s = 1;
+        assert_eq!(c.validate().unwrap_err().key, "ingress.radius.default_interim_s");
+        let mut c = Config::dev();
+        c.ingress.radius.listen = "localhost".into();
+        assert_eq!(c.validate().unwrap_err().key, "ingress.radius.listen");
+        let mut c = Config::dev();
+        c.ingress.radius.clients.clear();
+        assert_eq!(c.validate().unwrap_err().key, "ingress.radius.clients");
+        c.ingress.radius.enabled = false;
+        c.validate().unwrap();
     }
 }

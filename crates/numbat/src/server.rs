@@ -11,6 +11,7 @@ use numbat_authorization_server::{AsConfig, AuthorizationServer};
 use numbat_core::{Clock, Msisdn, SystemClock};
 use numbat_jose::{Alg, JwksCache, KeyRing};
 use numbat_network_ingress::bindings::{Binding, Bindings, Source};
+use numbat_network_ingress::radius::{Accounting, AccountingConfig, RadiusListener};
 use numbat_network_ingress::{http as ingress_http, Ingress, IngressConfig, DEFAULT_STRIPPED_HEADERS};
 use numbat_resource_server::{ResourceServer, ResourceServerConfig};
 use numbat_store::SharedStore;
@@ -61,13 +62,46 @@ pub struct Running {
     pub store: SharedStore,
     pub handle: actix_web::dev::ServerHandle,
     pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// The bound RADIUS accounting address (`[ingress.radius]`), when the listener runs.
+    pub radius_addr: Option<SocketAddr>,
+    pub radius_task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
     pub async fn stop(self) {
+        if let Some(t) = &self.radius_task {
+            t.abort();
+        }
         self.handle.stop(true).await;
         let _ = self.task.await;
     }
+}
+
+/// Bind the RADIUS accounting socket when `[ingress.radius]` enables it (before anything is
+/// served, so a busy port refuses the start).
+async fn bind_radius(
+    cfg: &Config,
+    store: &SharedStore,
+    clock: &Arc<dyn Clock>,
+) -> Result<Option<(RadiusListener, Arc<Accounting>)>, StartError> {
+    let r = &cfg.ingress.radius;
+    if !r.enabled {
+        return Ok(None);
+    }
+    let addr: SocketAddr = r.listen.parse().map_err(|e| cfg_err("ingress.radius.listen", e))?;
+    let listener = RadiusListener::bind(addr)
+        .await
+        .map_err(|e| cfg_err("ingress.radius.listen", format!("cannot bind UDP {addr}: {e}")))?;
+    let accounting = Accounting::new(
+        AccountingConfig {
+            domain: cfg.ingress.domain.clone(),
+            clients: cfg.radius_clients()?,
+            default_interim_s: r.default_interim_s,
+        },
+        store.clone(),
+        clock.clone(),
+    );
+    Ok(Some((listener, Arc::new(accounting))))
 }
 
 fn cfg_err(key: &str, reason: impl ToString) -> ConfigError {
@@ -189,6 +223,11 @@ pub async fn start(cfg: Config, opts: Options) -> Result<Running, StartError> {
         }
         Component::Resource => (None, None),
     };
+    // The ingress learns bindings from RADIUS wherever it runs.
+    let radius = match opts.component {
+        Component::All | Component::Authorization => bind_radius(&cfg, &store, &opts.clock).await?,
+        Component::Resource => None,
+    };
     let resource = match opts.component {
         Component::All | Component::Resource => Some(Arc::new(ResourceServer::new(
             ResourceServerConfig {
@@ -254,6 +293,10 @@ pub async fn start(cfg: Config, opts: Options) -> Result<Running, StartError> {
         None => TcpListener::bind(&cfg.server.listen)?,
     };
     let addr = listener.local_addr()?;
+    let radius_addr = match &radius {
+        Some((l, _)) => Some(l.local_addr()?),
+        None => None,
+    };
     let mut http = HttpServer::new(factory).keep_alive(Duration::from_secs(30)).shutdown_timeout(5);
     if cfg.server.workers > 0 {
         http = http.workers(cfg.server.workers);
@@ -261,6 +304,10 @@ pub async fn start(cfg: Config, opts: Options) -> Result<Running, StartError> {
     let server = http.listen(listener)?.run();
     let handle = server.handle();
     let task = tokio::spawn(server);
+    let radius_task = radius.map(|(listener, accounting)| listener.spawn(accounting));
+    if let Some(a) = radius_addr {
+        tracing::info!(addr = %a, "RADIUS accounting listening");
+    }
     tracing::info!(%addr, component = ?opts.component, store = if shared { "redis" } else { "memory" }, "numbat serving");
-    Ok(Running { addr, store, handle, task })
+    Ok(Running { addr, store, handle, task, radius_addr, radius_task })
 }

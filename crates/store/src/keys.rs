@@ -40,6 +40,26 @@ pub fn binding_ip(domain: &str, ip: IpAddr) -> String {
     }
 }
 
+/// Tombstone of an ended RADIUS accounting session (30 s after its Stop): a late Start or
+/// Interim-Update of that session must not bring the binding back. `gateway` is the gateway's
+/// identity as the ingress names it (`ip:…`, `id:…`); the session id is gateway-chosen, so hashed.
+pub fn binding_tombstone(domain: &str, gateway: &str, session_id: &str) -> String {
+    format!("bind-tomb:{}:{}", digest(domain), digest(&format!("{gateway}\n{session_id}")))
+}
+
+/// The current accounting generation of one packet gateway (renewed by Accounting-On/Off): a
+/// RADIUS binding learnt under an older generation identifies nobody.
+pub fn gateway_generation(domain: &str, gateway: &str) -> String {
+    format!("bind-gw:{}:{}", digest(domain), digest(gateway))
+}
+
+/// De-duplication of RADIUS retransmissions: one Accounting-Request from one source address and
+/// port, by Identifier and Request Authenticator.
+pub fn radius_dedup(source: std::net::SocketAddr, identifier: u8, authenticator: &[u8]) -> String {
+    let auth: String = authenticator.iter().map(|b| format!("{b:02x}")).collect();
+    format!("radius-dup:{}", digest(&format!("{source}/{identifier}/{auth}")))
+}
+
 /// The public signing keys (JWKS) every verifier reads.
 pub const PUBLIC_KEYS: &str = "keys:public";
 /// The private signing keys shared by authorization-server instances.

@@ -154,6 +154,8 @@ pub async fn try_start(spec: Spec) -> Result<TestServer, numbat::server::StartEr
     let mut cfg = Config::dev();
     cfg.server.issuer = base.clone();
     cfg.server.workers = 2;
+    // Each server gets its own UDP port for RADIUS accounting (the dev default is 1813).
+    cfg.ingress.radius.listen = "127.0.0.1:0".into();
     let namespace = match spec.backend {
         Backend::Memory => {
             cfg.store.url = "memory".into();
@@ -205,6 +207,11 @@ impl TestServer {
     /// The server's store (shared with every component of this server).
     pub fn store(&self) -> numbat_store::SharedStore {
         self.running.as_ref().expect("running").store.clone()
+    }
+
+    /// The bound RADIUS accounting address, when the listener runs.
+    pub fn radius_addr(&self) -> Option<SocketAddr> {
+        self.running.as_ref().expect("running").radius_addr
     }
 
     pub fn now(&self) -> i64 {

@@ -1,0 +1,133 @@
+//! RADIUS accounting end to end (issue 6 item 2, "done when"): the real `radclient` of
+//! FreeRADIUS (Debian package `freeradius-utils`) reports sessions to the running server, and a
+//! device on that address is verifiable at once, and no longer after the Stop.
+//!
+//! Each test runs its own server with its own UDP port, on the memory and on the Redis store.
+
+#[macro_use]
+mod common;
+
+use common::*;
+use serde_json::json;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+
+const SECRET: &str = "testing123";
+const MSISDN_5: &str = "+34600000005";
+const MSISDN_6: &str = "+34600000006";
+
+both_backends! {
+    radius_start_makes_127_0_0_3_verifiable_and_stop_ends_it => start_then_stop;
+    radius_late_stop_of_an_old_session_leaves_the_new_owner => late_stop_keeps_new_owner;
+    radius_accounting_on_voids_the_gateways_bindings => accounting_on_voids;
+    radius_wrong_secret_gets_no_answer_and_binds_nothing => wrong_secret;
+}
+
+/// A server whose RADIUS listener runs on a free UDP port of its own (the test servers bind
+/// `127.0.0.1:0`).
+async fn start_with_radius(b: Backend) -> (TestServer, SocketAddr) {
+    let s = start_spec(Spec::new(b).tweak(|c| c.ingress.radius.enabled = true)).await;
+    let addr = s.radius_addr().expect("the RADIUS listener runs");
+    (s, addr)
+}
+
+/// Send one Accounting-Request with `radclient` (`attrs` in its "Name = value, ..." form), sent
+/// again up to `retries` (>= 1) times after 2 s without an answer. True when an
+/// Accounting-Response with a valid Response Authenticator came back (radclient checks it).
+async fn radclient(to: SocketAddr, secret: &str, attrs: &str, retries: u32) -> bool {
+    let (secret, attrs) = (secret.to_owned(), attrs.to_owned());
+    tokio::task::spawn_blocking(move || {
+        let mut child = Command::new("radclient")
+            .args(["-x", "-t", "2", "-r", &retries.to_string(), &to.to_string(), "acct", &secret])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("radclient is needed (Debian/Ubuntu: apt-get install freeradius-utils)");
+        child.stdin.take().expect("stdin").write_all(attrs.as_bytes()).expect("write to radclient");
+        let out = child.wait_with_output().expect("radclient ran");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("Sent Accounting-Request"), "radclient sent nothing: {stdout} {}", String::from_utf8_lossy(&out.stderr));
+        if !out.status.success() {
+            eprintln!(
+                "radclient: {}\n{}\n{}",
+                out.status,
+                stdout,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        out.status.success()
+    })
+    .await
+    .expect("radclient task")
+}
+
+fn session(status: &str, session_id: &str, calling: &str) -> String {
+    format!(
+        "Acct-Status-Type = {status}, Framed-IP-Address = 127.0.0.3, Calling-Station-Id = {calling}, \
+         Acct-Session-Id = {session_id}, NAS-IP-Address = 127.0.0.1"
+    )
+}
+
+async fn assert_login_required(s: &TestServer) {
+    let req = AuthRequest::new(SCOPE_VERIFY);
+    let o = s.authorize(DEVICE_UNBOUND, &req).await;
+    assert_redirect_error(s, &o, &req, "login_required");
+}
+
+async fn start_then_stop(b: Backend) {
+    let (s, radius) = start_with_radius(b).await;
+    assert_login_required(&s).await;
+
+    assert!(radclient(radius, SECRET, &session("Start", "s1", "34600000005"), 2).await, "Start acknowledged");
+    // The answer comes only once the binding is stored: the very next request is identified.
+    assert!(s.verified(DEVICE_UNBOUND, json!({ "phoneNumber": MSISDN_5 })).await, "127.0.0.3 is +34600000005");
+    assert!(!s.verified(DEVICE_UNBOUND, json!({ "phoneNumber": MSISDN_1 })).await);
+    // The static bindings are untouched.
+    assert!(s.verified(DEVICE_1, json!({ "phoneNumber": MSISDN_1 })).await);
+
+    assert!(radclient(radius, SECRET, &session("Stop", "s1", "34600000005"), 2).await, "Stop acknowledged");
+    assert_login_required(&s).await;
+    // A late Interim-Update of the stopped session is acknowledged but does not bring it back.
+    assert!(radclient(radius, SECRET, &session("Interim-Update", "s1", "34600000005"), 2).await);
+    assert_login_required(&s).await;
+    s.stop().await;
+}
+
+async fn late_stop_keeps_new_owner(b: Backend) {
+    let (s, radius) = start_with_radius(b).await;
+    assert!(radclient(radius, SECRET, &session("Start", "old", "34600000005"), 2).await);
+    // The address moves to another subscriber before the old session's Stop arrives.
+    assert!(radclient(radius, SECRET, &session("Start", "new", "+34600000006"), 2).await);
+    assert!(radclient(radius, SECRET, &session("Stop", "old", "34600000005"), 2).await, "a late Stop is acknowledged");
+    assert!(s.verified(DEVICE_UNBOUND, json!({ "phoneNumber": MSISDN_6 })).await, "the new owner stays");
+    assert!(!s.verified(DEVICE_UNBOUND, json!({ "phoneNumber": MSISDN_5 })).await);
+    assert!(radclient(radius, SECRET, &session("Stop", "new", "+34600000006"), 2).await);
+    assert_login_required(&s).await;
+    s.stop().await;
+}
+
+async fn accounting_on_voids(b: Backend) {
+    let (s, radius) = start_with_radius(b).await;
+    assert!(radclient(radius, SECRET, &session("Start", "s1", "34600000005"), 2).await);
+    assert!(s.verified(DEVICE_UNBOUND, json!({ "phoneNumber": MSISDN_5 })).await);
+    // The gateway restarted: every session it reported before is gone.
+    assert!(radclient(radius, SECRET, "Acct-Status-Type = Accounting-On, NAS-IP-Address = 127.0.0.1", 2).await);
+    assert_login_required(&s).await;
+    assert!(s.verified(DEVICE_1, json!({ "phoneNumber": MSISDN_1 })).await, "static bindings stay");
+    // Its new sessions bind again.
+    assert!(radclient(radius, SECRET, &session("Start", "s2", "34600000006"), 2).await);
+    assert!(s.verified(DEVICE_UNBOUND, json!({ "phoneNumber": MSISDN_6 })).await);
+    s.stop().await;
+}
+
+async fn wrong_secret(b: Backend) {
+    let (s, radius) = start_with_radius(b).await;
+    assert!(
+        !radclient(radius, "not-the-secret", &session("Start", "s1", "34600000005"), 1).await,
+        "a packet with a wrong Request Authenticator is dropped without an answer"
+    );
+    assert_login_required(&s).await;
+    s.stop().await;
+}
