@@ -3,7 +3,7 @@
 //!
 //! Each check panics with a message naming the broken promise.
 
-use crate::{SharedStore, Store};
+use crate::{BatchOp, RangeEntry, SharedStore, Store};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,6 +20,9 @@ pub async fn run_all(store: SharedStore, ns: &str) {
     rate_limit_window(&*store, ns).await;
     zero_ttl_refused(&*store, ns).await;
     binary_values(&*store, ns).await;
+    range_maps(&*store, ns).await;
+    range_expiry(&*store, ns).await;
+    batch_writes(&*store, ns).await;
 }
 
 pub async fn put_get_delete(s: &dyn Store, ns: &str) {
@@ -138,4 +141,75 @@ pub async fn binary_values(s: &dyn Store, ns: &str) {
     let v: Vec<u8> = (0..=255u8).collect();
     s.put(&k, &v, TTL).await.unwrap();
     assert_eq!(s.get(&k).await.unwrap(), Some(v));
+}
+
+/// CGNAT port blocks (issue 6 item 1): the block holding a port, overlap replaced, exact delete.
+pub async fn range_maps(s: &dyn Store, ns: &str) {
+    let k = format!("{ns}:ports");
+    assert_eq!(s.range_find(&k, 40000).await.unwrap(), None, "absent map finds nothing");
+    s.range_put(&k, 40000, 40255, b"A", TTL).await.unwrap();
+    s.range_put(&k, 40256, 40511, b"B", TTL).await.unwrap();
+    let a = RangeEntry { lo: 40000, hi: 40255, value: b"A".to_vec() };
+    for p in [40000, 40100, 40255] {
+        assert_eq!(s.range_find(&k, p).await.unwrap(), Some(a.clone()), "port {p} is in block A");
+    }
+    assert_eq!(s.range_find(&k, 40256).await.unwrap().unwrap().value, b"B");
+    assert_eq!(s.range_find(&k, 39999).await.unwrap(), None, "below every block");
+    assert_eq!(s.range_find(&k, 40512).await.unwrap(), None, "above every block: a gap is nobody's");
+    // A block reassigned with other bounds replaces every block it overlaps.
+    s.range_put(&k, 40200, 40300, b"C", TTL).await.unwrap();
+    assert_eq!(s.range_find(&k, 40100).await.unwrap(), None, "A overlapped C and is gone");
+    assert_eq!(s.range_find(&k, 40400).await.unwrap(), None, "B overlapped C and is gone");
+    assert_eq!(s.range_find(&k, 40250).await.unwrap().unwrap().value, b"C");
+    // Exact delete, compare-and-delete.
+    assert!(!s.range_delete(&k, 40200, 40299, None).await.unwrap(), "bounds must match exactly");
+    assert!(!s.range_delete(&k, 40200, 40300, Some(b"other")).await.unwrap(), "a different value stays");
+    assert!(s.range_delete(&k, 40200, 40300, Some(b"C")).await.unwrap());
+    assert_eq!(s.range_find(&k, 40250).await.unwrap(), None);
+    assert!(!s.range_delete(&k, 40200, 40300, None).await.unwrap(), "nothing left to delete");
+    // Binary values and the whole u16 range.
+    let v: Vec<u8> = (0..=255u8).collect();
+    s.range_put(&k, 0, 65535, &v, TTL).await.unwrap();
+    assert_eq!(s.range_find(&k, 65535).await.unwrap().unwrap().value, v);
+    assert!(s.range_put(&k, 10, 9, b"x", TTL).await.is_err(), "an empty range is refused");
+    assert!(s.delete(&k).await.unwrap(), "delete removes a whole range map");
+    assert_eq!(s.range_find(&k, 65535).await.unwrap(), None);
+    assert!(s.range_put(&k, 1, 2, b"x", Duration::ZERO).await.is_err(), "every entry needs a TTL");
+}
+
+/// Entries expire one by one; a long-lived entry keeps the map.
+pub async fn range_expiry(s: &dyn Store, ns: &str) {
+    let k = format!("{ns}:ports-exp");
+    s.range_put(&k, 1000, 1999, b"short", Duration::from_millis(150)).await.unwrap();
+    s.range_put(&k, 2000, 2999, b"long", TTL).await.unwrap();
+    assert!(s.range_find(&k, 1500).await.unwrap().is_some());
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(s.range_find(&k, 1500).await.unwrap(), None, "an expired block holds no port");
+    assert!(!s.range_delete(&k, 1000, 1999, None).await.unwrap(), "an expired block cannot be deleted");
+    assert_eq!(s.range_find(&k, 2500).await.unwrap().unwrap().value, b"long");
+    let k2 = format!("{ns}:ports-exp2");
+    s.range_put(&k2, 1, 2, b"x", Duration::from_millis(150)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(s.range_find(&k2, 1).await.unwrap(), None, "the map expires with its last entry");
+    s.range_put(&k2, 1, 2, b"y", TTL).await.unwrap();
+    assert_eq!(s.range_find(&k2, 2).await.unwrap().unwrap().value, b"y", "and can be written again");
+}
+
+/// Bulk imports: every op of a batch lands.
+pub async fn batch_writes(s: &dyn Store, ns: &str) {
+    let mut ops = Vec::new();
+    for i in 0..2500u32 {
+        ops.push(BatchOp::Put { key: format!("{ns}:batch:{i}"), value: i.to_le_bytes().to_vec(), ttl: TTL });
+    }
+    let rk = format!("{ns}:batch-ports");
+    for b in 0..10u32 {
+        ops.push(BatchOp::RangePut { key: rk.clone(), lo: b * 100, hi: b * 100 + 99, value: vec![b as u8], ttl: TTL });
+    }
+    ops.push(BatchOp::Delete { key: format!("{ns}:batch:7") });
+    s.batch(&ops).await.unwrap();
+    assert_eq!(s.get(&format!("{ns}:batch:2499")).await.unwrap(), Some(2499u32.to_le_bytes().to_vec()));
+    assert_eq!(s.get(&format!("{ns}:batch:0")).await.unwrap(), Some(0u32.to_le_bytes().to_vec()));
+    assert_eq!(s.get(&format!("{ns}:batch:7")).await.unwrap(), None, "ops apply in order");
+    assert_eq!(s.range_find(&rk, 950).await.unwrap().unwrap().value, vec![9]);
+    s.batch(&[]).await.unwrap();
 }

@@ -32,12 +32,22 @@ pub fn client_jti(client_id: &str, jti: &str) -> String {
     format!("jti:{}:{}", digest(client_id), digest(jti))
 }
 
+/// Single-use mark of an ingress identity assertion's `jti` (issue 6 item 5), per ingress.
+pub fn ingress_jti(ingress_id: &str, jti: &str) -> String {
+    format!("ijti:{}:{}", digest(ingress_id), digest(jti))
+}
+
 /// Address → subscriber binding in an address domain (APN/VRF).
 pub fn binding_ip(domain: &str, ip: IpAddr) -> String {
     match ip {
         IpAddr::V4(v4) => format!("bind:{}:v4:{}", digest(domain), v4),
         IpAddr::V6(v6) => format!("bind:{}:v6:{}", digest(domain), v6),
     }
+}
+
+/// The CGNAT port blocks of one shared public IPv4 address (a range map: port → subscriber).
+pub fn binding_ports(domain: &str, ip: std::net::Ipv4Addr) -> String {
+    format!("bind:{}:v4p:{}", digest(domain), ip)
 }
 
 /// Tombstone of an ended RADIUS accounting session (30 s after its Stop): a late Start or

@@ -35,6 +35,22 @@ pub struct RateDecision {
     pub count: u64,
 }
 
+/// One entry of a range map (CGNAT port blocks): the inclusive range `[lo, hi]` and its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RangeEntry {
+    pub lo: u32,
+    pub hi: u32,
+    pub value: Vec<u8>,
+}
+
+/// One write of a [`Store::batch`].
+#[derive(Debug, Clone)]
+pub enum BatchOp {
+    Put { key: String, value: Vec<u8>, ttl: Duration },
+    RangePut { key: String, lo: u32, hi: u32, value: Vec<u8>, ttl: Duration },
+    Delete { key: String },
+}
+
 /// One narrow interface: each method is atomic and, on Redis, one round trip.
 ///
 /// Keys are logical (see [`keys`]); each backend prepends its configured prefix. Every value
@@ -55,6 +71,53 @@ pub trait Store: Send + Sync + 'static {
     async fn rate_limit(&self, key: &str, limit: u64, window: Duration) -> Result<RateDecision, StoreError>;
     /// Liveness of the backend, for readiness probes.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Range maps (CGNAT port blocks of one shared address). Put `[lo, hi] → value` into the
+    /// map at `key`, first removing every entry that overlaps `[lo, hi]` (a block reassigned
+    /// with other bounds never leaves two owners for one port). The entry lives `ttl`; the map
+    /// lives as long as its longest-lived entry. `lo <= hi`.
+    async fn range_put(&self, key: &str, lo: u32, hi: u32, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
+        let _ = (key, lo, hi, value, ttl);
+        Err(StoreError::Config("this store has no range maps".into()))
+    }
+    /// The live entry of the map at `key` whose range holds `at`, if any.
+    async fn range_find(&self, key: &str, at: u32) -> Result<Option<RangeEntry>, StoreError> {
+        let _ = (key, at);
+        Err(StoreError::Config("this store has no range maps".into()))
+    }
+    /// Remove the live entry with exactly the range `[lo, hi]`; with `expected`, only while its
+    /// value is exactly that (compare-and-delete). True when something was removed.
+    async fn range_delete(&self, key: &str, lo: u32, hi: u32, expected: Option<&[u8]>) -> Result<bool, StoreError> {
+        let _ = (key, lo, hi, expected);
+        Err(StoreError::Config("this store has no range maps".into()))
+    }
+    /// Many writes in as few round trips as the backend allows (bulk imports). Each op is
+    /// atomic on its own; the batch is not (a failure may leave a prefix applied).
+    async fn batch(&self, ops: &[BatchOp]) -> Result<(), StoreError> {
+        for op in ops {
+            match op {
+                BatchOp::Put { key, value, ttl } => self.put(key, value, *ttl).await?,
+                BatchOp::RangePut { key, lo, hi, value, ttl } => self.range_put(key, *lo, *hi, value, *ttl).await?,
+                BatchOp::Delete { key } => {
+                    self.delete(key).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_range(lo: u32, hi: u32) -> Result<(), StoreError> {
+    if lo > hi {
+        return Err(StoreError::Config(format!("empty range {lo}..={hi}")));
+    }
+    Ok(())
+}
+
+/// Milliseconds since the Unix epoch: range-map entries carry their expiry as a wall-clock time
+/// (they share one store key, so the key's TTL cannot expire them one by one).
+fn now_unix_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 pub type SharedStore = Arc<dyn Store>;

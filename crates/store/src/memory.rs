@@ -1,9 +1,9 @@
 //! In-memory backend: the default, so one command runs the whole system with nothing installed.
 //! Same semantics as Redis, expiry included (lazy on access plus a periodic sweep).
 
-use crate::{check_ttl, RateDecision, Store, StoreError};
+use crate::{check_range, check_ttl, now_unix_ms, RangeEntry, RateDecision, Store, StoreError};
 use parking_lot::Mutex;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -17,8 +17,15 @@ struct Entry {
 
 type Shard = Mutex<HashMap<String, Entry>>;
 
+/// A range map: entries by `lo`, each `(hi, expires at unix ms, value)`; never overlapping.
+struct RangeMap {
+    expires: Instant,
+    entries: BTreeMap<u32, (u32, u64, Vec<u8>)>,
+}
+
 pub struct MemoryStore {
     shards: Vec<Shard>,
+    ranges: Mutex<HashMap<String, RangeMap>>,
     writes: AtomicU64,
 }
 
@@ -30,7 +37,11 @@ impl Default for MemoryStore {
 
 impl MemoryStore {
     pub fn new() -> Self {
-        MemoryStore { shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(), writes: AtomicU64::new(0) }
+        MemoryStore {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            ranges: Mutex::new(HashMap::new()),
+            writes: AtomicU64::new(0),
+        }
     }
 
     fn shard(&self, key: &str) -> &Shard {
@@ -49,6 +60,7 @@ impl MemoryStore {
             for s in &self.shards {
                 s.lock().retain(|_, e| e.expires > now);
             }
+            self.ranges.lock().retain(|_, r| r.expires > now);
         }
     }
 
@@ -90,10 +102,12 @@ impl Store for MemoryStore {
         Ok(if live(&mut m, key, now) { m.get(key).map(|e| e.value.clone()) } else { None })
     }
 
+    /// Deletes a value or a range map (one key space, as on Redis).
     async fn delete(&self, key: &str) -> Result<bool, StoreError> {
-        let mut m = self.shard(key).lock();
         let now = Instant::now();
-        Ok(m.remove(key).is_some_and(|e| e.expires > now))
+        let value = self.shard(key).lock().remove(key).is_some_and(|e| e.expires > now);
+        let map = self.ranges.lock().remove(key).is_some_and(|r| r.expires > now);
+        Ok(value || map)
     }
 
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
@@ -149,5 +163,59 @@ impl Store for MemoryStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+
+    async fn range_put(&self, key: &str, lo: u32, hi: u32, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
+        let ms = check_ttl(ttl)?;
+        check_range(lo, hi)?;
+        {
+            let mut all = self.ranges.lock();
+            let now = Instant::now();
+            let map = all.entry(key.to_owned()).or_insert_with(|| RangeMap { expires: now, entries: BTreeMap::new() });
+            if map.expires <= now {
+                map.entries.clear();
+            }
+            // The entry starting below `lo` overlaps when it reaches `lo`; every entry starting
+            // inside [lo, hi] overlaps.
+            if let Some((&plo, &(phi, _, _))) = map.entries.range(..lo).next_back() {
+                if phi >= lo {
+                    map.entries.remove(&plo);
+                }
+            }
+            let inside: Vec<u32> = map.entries.range(lo..=hi).map(|(k, _)| *k).collect();
+            for k in inside {
+                map.entries.remove(&k);
+            }
+            map.entries.insert(lo, (hi, now_unix_ms() + ms, value.to_vec()));
+            map.expires = map.expires.max(now + ttl);
+        }
+        self.after_write();
+        Ok(())
+    }
+
+    async fn range_find(&self, key: &str, at: u32) -> Result<Option<RangeEntry>, StoreError> {
+        let all = self.ranges.lock();
+        let Some(map) = all.get(key).filter(|m| m.expires > Instant::now()) else { return Ok(None) };
+        let now_ms = now_unix_ms();
+        Ok(map
+            .entries
+            .range(..=at)
+            .next_back()
+            .filter(|(_, (hi, exp, _))| *hi >= at && *exp > now_ms)
+            .map(|(lo, (hi, _, v))| RangeEntry { lo: *lo, hi: *hi, value: v.clone() }))
+    }
+
+    async fn range_delete(&self, key: &str, lo: u32, hi: u32, expected: Option<&[u8]>) -> Result<bool, StoreError> {
+        let mut all = self.ranges.lock();
+        let Some(map) = all.get_mut(key).filter(|m| m.expires > Instant::now()) else { return Ok(false) };
+        let now_ms = now_unix_ms();
+        let matches = map
+            .entries
+            .get(&lo)
+            .is_some_and(|(h, exp, v)| *h == hi && *exp > now_ms && expected.is_none_or(|e| e == v.as_slice()));
+        if matches {
+            map.entries.remove(&lo);
+        }
+        Ok(matches)
     }
 }

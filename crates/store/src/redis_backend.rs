@@ -4,7 +4,7 @@
 //! `SET … NX PX`, `GETDEL`), a Lua script loaded once (EVALSHA) where it has none
 //! (compare-and-delete, rate limit). Every script touches one key, so it is cluster-safe.
 
-use crate::{check_ttl, RateDecision, Store, StoreError};
+use crate::{check_range, check_ttl, now_unix_ms, BatchOp, RangeEntry, RateDecision, Store, StoreError};
 use redis::aio::ConnectionManager;
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, FromRedisValue, Script};
@@ -23,6 +23,8 @@ pub struct RedisStore {
     prefix: String,
     delete_if: Script,
     rate_limit: Script,
+    range_put: Script,
+    range_delete: Script,
 }
 
 const DELETE_IF: &str = r"
@@ -35,6 +37,48 @@ const RATE_LIMIT: &str = r"
 local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n";
+
+/// Range maps are sorted sets scored by `lo`; a member is `hi` (10 digits), the entry's expiry
+/// (unix ms, 15 digits) and the value, so one ZREVRANGEBYSCORE finds the entry holding a point.
+/// Put: drop the entry below `lo` that reaches into the range and every entry starting inside
+/// it, add the new one, and stretch the key's TTL to the longest entry.
+const RANGE_PUT: &str = r"
+local lo, hi = tonumber(ARGV[1]), tonumber(ARGV[2])
+local p = redis.call('ZREVRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '-inf', 'LIMIT', 0, 1)
+if #p > 0 and tonumber(string.sub(p[1], 1, 10)) >= lo then redis.call('ZREM', KEYS[1], p[1]) end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], lo, hi)
+redis.call('ZADD', KEYS[1], lo, ARGV[3])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
+return 1";
+
+/// Delete the live entry `[lo, hi]` (ARGV: lo, hi as 10 digits, now ms, '1' + expected value
+/// or '0').
+const RANGE_DELETE: &str = r"
+local m = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[1])
+if #m == 0 then return 0 end
+local e = m[1]
+if string.sub(e, 1, 10) ~= ARGV[2] then return 0 end
+if tonumber(string.sub(e, 11, 25)) <= tonumber(ARGV[3]) then return 0 end
+if ARGV[4] == '1' and string.sub(e, 26) ~= ARGV[5] then return 0 end
+return redis.call('ZREM', KEYS[1], e)";
+
+const MEMBER_HEAD: usize = 25;
+
+fn range_member(hi: u32, expires_ms: u64, value: &[u8]) -> Vec<u8> {
+    let mut m = format!("{hi:010}{expires_ms:015}").into_bytes();
+    m.extend_from_slice(value);
+    m
+}
+
+/// `(hi, expires ms, value)` of a member; `None` for anything else (fail closed).
+fn parse_member(m: &[u8]) -> Option<(u32, u64, &[u8])> {
+    if m.len() < MEMBER_HEAD {
+        return None;
+    }
+    let hi = std::str::from_utf8(&m[..10]).ok()?.parse().ok()?;
+    let exp = std::str::from_utf8(&m[10..MEMBER_HEAD]).ok()?.parse().ok()?;
+    Some((hi, exp, &m[MEMBER_HEAD..]))
+}
 
 fn unavailable(e: redis::RedisError) -> StoreError {
     StoreError::Unavailable(e.to_string())
@@ -68,6 +112,8 @@ impl RedisStore {
             prefix: prefix.to_owned(),
             delete_if: Script::new(DELETE_IF),
             rate_limit: Script::new(RATE_LIMIT),
+            range_put: Script::new(RANGE_PUT),
+            range_delete: Script::new(RANGE_DELETE),
         };
         store.ping().await?;
         Ok(store)
@@ -88,12 +134,49 @@ impl RedisStore {
     }
 
     async fn script<T: FromRedisValue>(&self, script: &Script, key: &str, arg: &[u8]) -> Result<T, StoreError> {
+        self.script_args(script, key, &[arg]).await
+    }
+
+    async fn script_args<T: FromRedisValue>(&self, script: &Script, key: &str, args: &[&[u8]]) -> Result<T, StoreError> {
         let mut inv = script.key(key);
-        inv.arg(arg);
+        for a in args {
+            inv.arg(*a);
+        }
         match self.conn.clone() {
             Conn::Single(mut c) => inv.invoke_async(&mut c).await.map_err(unavailable),
             Conn::Cluster(mut c) => inv.invoke_async(&mut c).await.map_err(unavailable),
         }
+    }
+}
+
+impl RedisStore {
+    fn pipeline(&self, ops: &[BatchOp]) -> Result<redis::Pipeline, StoreError> {
+        let mut pipe = redis::pipe();
+        let now = now_unix_ms();
+        for op in ops {
+            match op {
+                BatchOp::Put { key, value, ttl } => {
+                    pipe.cmd("SET").arg(self.key(key)).arg(value.as_slice()).arg("PX").arg(check_ttl(*ttl)?).ignore();
+                }
+                BatchOp::RangePut { key, lo, hi, value, ttl } => {
+                    let ms = check_ttl(*ttl)?;
+                    check_range(*lo, *hi)?;
+                    pipe.cmd("EVALSHA")
+                        .arg(self.range_put.get_hash())
+                        .arg(1)
+                        .arg(self.key(key))
+                        .arg(*lo)
+                        .arg(*hi)
+                        .arg(range_member(*hi, now + ms, value))
+                        .arg(ms)
+                        .ignore();
+                }
+                BatchOp::Delete { key } => {
+                    pipe.cmd("DEL").arg(self.key(key)).ignore();
+                }
+            }
+        }
+        Ok(pipe)
     }
 }
 
@@ -141,6 +224,71 @@ impl Store for RedisStore {
         let ms = check_ttl(window)?;
         let count: u64 = self.script(&self.rate_limit, &self.key(key), ms.to_string().as_bytes()).await?;
         Ok(RateDecision { allowed: count <= limit, count })
+    }
+
+    async fn range_put(&self, key: &str, lo: u32, hi: u32, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
+        let ms = check_ttl(ttl)?;
+        check_range(lo, hi)?;
+        let member = range_member(hi, now_unix_ms() + ms, value);
+        let (lo, hi, ms) = (lo.to_string(), hi.to_string(), ms.to_string());
+        let args: [&[u8]; 4] = [lo.as_bytes(), hi.as_bytes(), &member, ms.as_bytes()];
+        self.script_args::<i64>(&self.range_put, &self.key(key), &args).await.map(drop)
+    }
+
+    async fn range_find(&self, key: &str, at: u32) -> Result<Option<RangeEntry>, StoreError> {
+        let mut cmd = redis::cmd("ZREVRANGEBYSCORE");
+        cmd.arg(self.key(key)).arg(at).arg("-inf").arg("WITHSCORES").arg("LIMIT").arg(0).arg(1);
+        let found: Vec<(Vec<u8>, u32)> = self.query(&cmd).await?;
+        let Some((member, lo)) = found.into_iter().next() else { return Ok(None) };
+        Ok(match parse_member(&member) {
+            Some((hi, exp, value)) if hi >= at && exp > now_unix_ms() => Some(RangeEntry { lo, hi, value: value.to_vec() }),
+            Some(_) => None,
+            None => {
+                tracing::warn!("unreadable range-map entry ignored");
+                None
+            }
+        })
+    }
+
+    async fn range_delete(&self, key: &str, lo: u32, hi: u32, expected: Option<&[u8]>) -> Result<bool, StoreError> {
+        check_range(lo, hi)?;
+        let (lo, hi, now) = (lo.to_string(), format!("{hi:010}"), now_unix_ms().to_string());
+        let mut args: Vec<&[u8]> = vec![lo.as_bytes(), hi.as_bytes(), now.as_bytes()];
+        match expected {
+            Some(e) => args.extend([&b"1"[..], e]),
+            None => args.push(b"0"),
+        }
+        Ok(self.script_args::<i64>(&self.range_delete, &self.key(key), &args).await? > 0)
+    }
+
+    /// One node: one pipeline per 1000 ops (EVALSHA for range puts, the script loaded first). Cluster: the ops run concurrently, 256 at a time, each
+    /// routed to its slot's node.
+    async fn batch(&self, ops: &[BatchOp]) -> Result<(), StoreError> {
+        match self.conn.clone() {
+            Conn::Single(mut c) => {
+                if ops.iter().any(|op| matches!(op, BatchOp::RangePut { .. })) {
+                    // SCRIPT LOAD is idempotent: one round trip makes every EVALSHA below safe.
+                    self.range_put.prepare_invoke().load_async(&mut c).await.map_err(unavailable)?;
+                }
+                for chunk in ops.chunks(1000) {
+                    self.pipeline(chunk)?.query_async::<()>(&mut c).await.map_err(unavailable)?;
+                }
+                Ok(())
+            }
+            Conn::Cluster(_) => {
+                for chunk in ops.chunks(256) {
+                    futures_util::future::try_join_all(chunk.iter().map(|op| async move {
+                        match op {
+                            BatchOp::Put { key, value, ttl } => self.put(key, value, *ttl).await,
+                            BatchOp::RangePut { key, lo, hi, value, ttl } => self.range_put(key, *lo, *hi, value, *ttl).await,
+                            BatchOp::Delete { key } => self.delete(key).await.map(drop),
+                        }
+                    }))
+                    .await?;
+                }
+                Ok(())
+            }
+        }
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
