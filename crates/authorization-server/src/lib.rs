@@ -14,6 +14,7 @@ pub mod entitlement;
 pub mod error;
 pub mod grant;
 pub mod http;
+pub mod identity_assertion;
 pub mod introspection;
 pub mod pairwise;
 pub mod params;

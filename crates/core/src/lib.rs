@@ -2,6 +2,7 @@
 //!
 //! - [`Msisdn`]: an E.164 subscriber number, validated once (C-70).
 //! - [`Identity`]/[`IdentityOutcome`]: what the network ingress hands to the authorization server.
+//! - [`handoff`]: the signed identity assertion of a split ingress (issue 6 item 5).
 //! - [`Amr`]: how the subscriber was authenticated (P-19).
 //! - [`scope`]: scope sets and `dpv:` purposes (P-74..P-81).
 //! - [`Client`]: a registered API consumer's metadata.
@@ -10,6 +11,7 @@
 pub mod client;
 pub mod clock;
 pub mod dpv;
+pub mod handoff;
 pub mod identity;
 pub mod msisdn;
 pub mod scope;

@@ -1,13 +1,65 @@
 //! Address → subscriber bindings, kept in the store (design.md: "bindings in the store").
 //!
-//! An IPv4 address binds exactly; an IPv6 address binds by its /64 (a mobile device owns its
-//! prefix). Lookups return one binding or none: never a best guess.
+//! Three kinds of address, each in an address domain (APN/VRF), issue 6 item 1:
+//! - an IPv4 address one subscriber holds alone (exact match);
+//! - an IPv6 /64 (a mobile device owns its prefix; any address inside matches);
+//! - a port block `[lo, hi]` of a public IPv4 shared through CGNAT: only a request whose source
+//!   port is inside the block matches, so a shared address without a port identifies nobody.
+//!
+//! The latest write decides whether a public IPv4 is shared: binding it whole removes its port
+//! blocks, and binding a port block removes its whole-address binding (one round trip each).
+//! Lookups return the most specific live binding or none: never a best guess. A binding may carry
+//! a validity window (`valid_from`, `valid_until`), outside which it identifies nobody.
 
 use numbat_core::Msisdn;
-use numbat_store::{keys, SharedStore, StoreError};
+use numbat_store::{keys, BatchOp, SharedStore, StoreError};
 use serde::{Deserialize, Serialize};
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
+
+/// What a binding is keyed by (besides its domain).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BindingAddr {
+    /// One IPv4 address, one subscriber.
+    Ipv4(Ipv4Addr),
+    /// An IPv6 /64, kept as its prefix (the lower 64 bits zero).
+    Ipv6Prefix(Ipv6Addr),
+    /// CGNAT: the ports `lo..=hi` of a shared public IPv4.
+    PortBlock { public: Ipv4Addr, lo: u16, hi: u16 },
+}
+
+impl BindingAddr {
+    /// A port block; `None` when `lo > hi`.
+    pub fn port_block(public: Ipv4Addr, lo: u16, hi: u16) -> Option<BindingAddr> {
+        (lo <= hi).then_some(BindingAddr::PortBlock { public, lo, hi })
+    }
+
+    /// The /64 holding `ip`.
+    pub fn ipv6_prefix(ip: Ipv6Addr) -> BindingAddr {
+        let s = ip.segments();
+        BindingAddr::Ipv6Prefix(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+    }
+}
+
+/// IPv4 (and IPv4-mapped IPv6) → the whole address; IPv6 → its /64.
+impl From<IpAddr> for BindingAddr {
+    fn from(ip: IpAddr) -> BindingAddr {
+        match canonical(ip) {
+            IpAddr::V4(v4) => BindingAddr::Ipv4(v4),
+            IpAddr::V6(v6) => BindingAddr::ipv6_prefix(v6),
+        }
+    }
+}
+
+impl std::fmt::Display for BindingAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BindingAddr::Ipv4(ip) => write!(f, "{ip}"),
+            BindingAddr::Ipv6Prefix(p) => write!(f, "{p}/64"),
+            BindingAddr::PortBlock { public, lo, hi } => write!(f, "{public}:{lo}-{hi}"),
+        }
+    }
+}
 
 /// Where a binding came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,6 +101,12 @@ pub struct Binding {
     /// [`Bindings::lookup`]); `None` before the gateway's first Accounting-On/Off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generation: Option<String>,
+    /// Unix seconds from which the binding identifies (CGNAT port-block allocations).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_from: Option<i64>,
+    /// Unix seconds until which the binding identifies (exclusive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<i64>,
 }
 
 impl std::fmt::Debug for Binding {
@@ -63,6 +121,8 @@ impl std::fmt::Debug for Binding {
             .field("nas_id", &self.nas_id)
             .field("last_seen", &self.last_seen)
             .field("generation", &self.generation)
+            .field("valid_from", &self.valid_from)
+            .field("valid_until", &self.valid_until)
             .finish_non_exhaustive()
     }
 }
@@ -80,7 +140,14 @@ impl Binding {
             nas_id: None,
             last_seen: None,
             generation: None,
+            valid_from: None,
+            valid_until: None,
         }
+    }
+
+    /// Inside its validity window at `now` (unix seconds)?
+    pub fn valid_at(&self, now: i64) -> bool {
+        self.valid_from.is_none_or(|f| now >= f) && self.valid_until.is_none_or(|u| now < u)
     }
 
     pub fn to_bytes(&self) -> Result<Vec<u8>, StoreError> {
@@ -98,12 +165,25 @@ impl Binding {
 
 /// The store key an address is bound under: IPv4 exact, IPv6 by its /64 prefix.
 pub fn key_for(domain: &str, ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V4(_) => keys::binding_ip(domain, ip),
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            let prefix = Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
-            keys::binding_ip(domain, IpAddr::V6(prefix))
+    match BindingAddr::from(ip) {
+        BindingAddr::Ipv4(v4) => keys::binding_ip(domain, IpAddr::V4(v4)),
+        BindingAddr::Ipv6Prefix(p) => keys::binding_ip(domain, IpAddr::V6(p)),
+        BindingAddr::PortBlock { .. } => unreachable!("an address is never a port block"),
+    }
+}
+
+/// The writes that bind `addr` to `value`: one key per address, plus the removal of the other
+/// form of a public IPv4 (whole vs port blocks), so one address is never both.
+fn write_ops(domain: &str, addr: &BindingAddr, value: Vec<u8>, ttl: Duration, ops: &mut Vec<BatchOp>) {
+    match *addr {
+        BindingAddr::Ipv4(v4) => {
+            ops.push(BatchOp::Put { key: keys::binding_ip(domain, IpAddr::V4(v4)), value, ttl });
+            ops.push(BatchOp::Delete { key: keys::binding_ports(domain, v4) });
+        }
+        BindingAddr::Ipv6Prefix(p) => ops.push(BatchOp::Put { key: keys::binding_ip(domain, IpAddr::V6(p)), value, ttl }),
+        BindingAddr::PortBlock { public, lo, hi } => {
+            ops.push(BatchOp::RangePut { key: keys::binding_ports(domain, public), lo: lo.into(), hi: hi.into(), value, ttl });
+            ops.push(BatchOp::Delete { key: keys::binding_ip(domain, IpAddr::V4(public)) });
         }
     }
 }
@@ -126,21 +206,53 @@ impl Bindings {
         Bindings { store }
     }
 
-    pub async fn upsert(&self, domain: &str, ip: IpAddr, b: &Binding, ttl: Duration) -> Result<(), StoreError> {
-        self.store.put(&key_for(domain, canonical(ip)), &b.to_bytes()?, ttl).await
+    /// Bind `addr` (an `IpAddr` converts: IPv4 whole, IPv6 by /64) for `ttl`, replacing what
+    /// was there. One round trip on Redis.
+    pub async fn upsert(&self, domain: &str, addr: impl Into<BindingAddr>, b: &Binding, ttl: Duration) -> Result<(), StoreError> {
+        let addr = addr.into();
+        let mut ops = Vec::with_capacity(2);
+        write_ops(domain, &addr, b.to_bytes()?, ttl, &mut ops);
+        self.store.batch(&ops).await
     }
 
-    /// The binding of `ip`, or none. A RADIUS binding counts only while its gateway's
-    /// accounting generation is the one it was written under: an Accounting-On/Off renews the
-    /// generation and so ends every binding of that gateway at once (one more read, for RADIUS
-    /// bindings only).
-    pub async fn lookup(&self, domain: &str, ip: IpAddr) -> Result<Option<Binding>, StoreError> {
-        let Some((_, b)) = self.lookup_raw(domain, ip).await? else { return Ok(None) };
-        let Some(b) = b else {
+    /// Many bindings in as few round trips as the store allows (bulk import). Not atomic as a
+    /// whole: on an error, a prefix may have landed (re-importing is idempotent).
+    pub async fn upsert_many(&self, domain: &str, items: &[(BindingAddr, Binding, Duration)]) -> Result<(), StoreError> {
+        let mut ops = Vec::with_capacity(items.len() * 2);
+        for (addr, b, ttl) in items {
+            write_ops(domain, addr, b.to_bytes()?, *ttl, &mut ops);
+        }
+        self.store.batch(&ops).await
+    }
+
+    /// The binding of a request from `ip` (source `port`) at `now`, or none (fail closed).
+    ///
+    /// The most specific live binding wins: with a port, the CGNAT port block holding it (one
+    /// round trip), else the whole address (a second). Without a port, only a whole-address
+    /// binding can match, so a shared CGNAT address is never identified without its port. A
+    /// binding outside its validity window identifies nobody. A RADIUS binding counts only while
+    /// its gateway's accounting generation is the one it was written under: an
+    /// Accounting-On/Off renews the generation and so ends every binding of that gateway at once
+    /// (one more read, for RADIUS bindings only).
+    pub async fn lookup(&self, domain: &str, ip: IpAddr, port: Option<u16>, now: i64) -> Result<Option<Binding>, StoreError> {
+        let addr = BindingAddr::from(ip);
+        let mut bytes = None;
+        if let (BindingAddr::Ipv4(v4), Some(port)) = (addr, port) {
+            bytes = self.store.range_find(&keys::binding_ports(domain, v4), port.into()).await?.map(|e| e.value);
+        }
+        if bytes.is_none() {
+            bytes = self.store.get(&key_for(domain, ip)).await?;
+        }
+        let Some(bytes) = bytes else { return Ok(None) };
+        let Some(b) = Binding::from_bytes(&bytes) else {
             // An unreadable record identifies nobody (fail closed).
             tracing::warn!("unreadable binding record ignored");
             return Ok(None);
         };
+        if !b.valid_at(now) {
+            tracing::debug!("binding outside its validity window ignored");
+            return Ok(None);
+        }
         if let (Source::Radius, Some(gw)) = (b.source, &b.nas_id) {
             let current = self.store.get(&keys::gateway_generation(domain, gw)).await?;
             if let Some(current) = current {
@@ -151,6 +263,22 @@ impl Bindings {
             }
         }
         Ok(Some(b))
+    }
+
+    /// The record stored under exactly `addr` (admin API), whatever its validity; `None` when
+    /// absent or unreadable.
+    pub async fn get(&self, domain: &str, addr: &BindingAddr) -> Result<Option<Binding>, StoreError> {
+        let bytes = match *addr {
+            BindingAddr::Ipv4(v4) => self.store.get(&keys::binding_ip(domain, IpAddr::V4(v4))).await?,
+            BindingAddr::Ipv6Prefix(p) => self.store.get(&keys::binding_ip(domain, IpAddr::V6(p))).await?,
+            BindingAddr::PortBlock { public, lo, hi } => self
+                .store
+                .range_find(&keys::binding_ports(domain, public), lo.into())
+                .await?
+                .filter(|e| e.lo == u32::from(lo) && e.hi == u32::from(hi))
+                .map(|e| e.value),
+        };
+        Ok(bytes.as_deref().and_then(Binding::from_bytes))
     }
 
     /// The stored bytes of `ip`'s binding (for compare-and-delete) and their reading, without
@@ -166,8 +294,15 @@ impl Bindings {
         self.store.delete_if(&key_for(domain, canonical(ip)), expected).await
     }
 
-    pub async fn delete(&self, domain: &str, ip: IpAddr) -> Result<bool, StoreError> {
-        self.store.delete(&key_for(domain, canonical(ip))).await
+    /// Remove the binding stored under exactly `addr`; true when there was one.
+    pub async fn delete(&self, domain: &str, addr: impl Into<BindingAddr>) -> Result<bool, StoreError> {
+        match addr.into() {
+            BindingAddr::Ipv4(v4) => self.store.delete(&keys::binding_ip(domain, IpAddr::V4(v4))).await,
+            BindingAddr::Ipv6Prefix(p) => self.store.delete(&keys::binding_ip(domain, IpAddr::V6(p))).await,
+            BindingAddr::PortBlock { public, lo, hi } => {
+                self.store.range_delete(&keys::binding_ports(domain, public), lo.into(), hi.into(), None).await
+            }
+        }
     }
 
     pub fn store(&self) -> &SharedStore {
@@ -189,16 +324,16 @@ mod tests {
     async fn ipv4_exact_and_ipv6_by_prefix() {
         let b = Bindings::new(Arc::new(MemoryStore::new()));
         let ttl = Duration::from_secs(60);
-        b.upsert("d", "10.0.0.1".parse().unwrap(), &Binding::new(m("+34600000001"), Source::Static, 0), ttl).await.unwrap();
-        b.upsert("d", "2001:db8:1:2::".parse().unwrap(), &Binding::new(m("+34600000007"), Source::Static, 0), ttl).await.unwrap();
-        assert_eq!(b.lookup("d", "10.0.0.1".parse().unwrap()).await.unwrap().unwrap().msisdn, m("+34600000001"));
-        assert!(b.lookup("d", "10.0.0.2".parse().unwrap()).await.unwrap().is_none());
-        assert!(b.lookup("other", "10.0.0.1".parse().unwrap()).await.unwrap().is_none(), "domains are separate");
+        b.upsert("d", "10.0.0.1".parse::<IpAddr>().unwrap(), &Binding::new(m("+34600000001"), Source::Static, 0), ttl).await.unwrap();
+        b.upsert("d", "2001:db8:1:2::".parse::<IpAddr>().unwrap(), &Binding::new(m("+34600000007"), Source::Static, 0), ttl).await.unwrap();
+        assert_eq!(b.lookup("d", "10.0.0.1".parse().unwrap(), None, 0).await.unwrap().unwrap().msisdn, m("+34600000001"));
+        assert!(b.lookup("d", "10.0.0.2".parse().unwrap(), None, 0).await.unwrap().is_none());
+        assert!(b.lookup("other", "10.0.0.1".parse().unwrap(), None, 0).await.unwrap().is_none(), "domains are separate");
         let dev = "2001:db8:1:2:aaaa:bbbb:cccc:dddd".parse().unwrap();
-        assert_eq!(b.lookup("d", dev).await.unwrap().unwrap().msisdn, m("+34600000007"));
-        assert!(b.lookup("d", "2001:db8:1:3::1".parse().unwrap()).await.unwrap().is_none());
+        assert_eq!(b.lookup("d", dev, None, 0).await.unwrap().unwrap().msisdn, m("+34600000007"));
+        assert!(b.lookup("d", "2001:db8:1:3::1".parse().unwrap(), None, 0).await.unwrap().is_none());
         let mapped = "::ffff:10.0.0.1".parse().unwrap();
-        assert!(b.lookup("d", mapped).await.unwrap().is_some(), "IPv4-mapped peers are IPv4");
+        assert!(b.lookup("d", mapped, None, 0).await.unwrap().is_some(), "IPv4-mapped peers are IPv4");
     }
 
     #[test]
@@ -213,5 +348,91 @@ mod tests {
         let dbg = format!("{r:?}");
         assert!(!dbg.contains("600000001") && !dbg.contains("2140101") && !dbg.contains("35349006"), "{dbg}");
         assert_eq!(Binding::from_bytes(&r.to_bytes().unwrap()), Some(r));
+    }
+
+    fn v4(s: &str) -> Ipv4Addr {
+        s.parse().unwrap()
+    }
+
+    /// Issue 6 item 1 / "done when": a CGNAT address without a port is never identified; with a
+    /// port, exactly the block holding it.
+    #[tokio::test]
+    async fn cgnat_needs_the_port_and_matches_the_block() {
+        let b = Bindings::new(Arc::new(MemoryStore::new()));
+        let ttl = Duration::from_secs(60);
+        let public = v4("198.51.100.7");
+        let a = BindingAddr::port_block(public, 40000, 40255).unwrap();
+        let c = BindingAddr::port_block(public, 40256, 40511).unwrap();
+        b.upsert("d", a, &Binding::new(m("+34600000006"), Source::Provisioning, 0), ttl).await.unwrap();
+        b.upsert("d", c, &Binding::new(m("+34600000008"), Source::Provisioning, 0), ttl).await.unwrap();
+        let ip = IpAddr::V4(public);
+        assert!(b.lookup("d", ip, None, 0).await.unwrap().is_none(), "shared address without a port");
+        assert_eq!(b.lookup("d", ip, Some(40001), 0).await.unwrap().unwrap().msisdn, m("+34600000006"));
+        assert_eq!(b.lookup("d", ip, Some(40255), 0).await.unwrap().unwrap().msisdn, m("+34600000006"));
+        assert_eq!(b.lookup("d", ip, Some(40256), 0).await.unwrap().unwrap().msisdn, m("+34600000008"));
+        assert!(b.lookup("d", ip, Some(39999), 0).await.unwrap().is_none(), "a port outside every block");
+        assert!(b.lookup("d", ip, Some(40600), 0).await.unwrap().is_none());
+        let mapped = "::ffff:198.51.100.7".parse().unwrap();
+        assert!(b.lookup("d", mapped, Some(40001), 0).await.unwrap().is_some(), "IPv4-mapped peers are IPv4");
+        assert_eq!(b.get("d", &a).await.unwrap().unwrap().msisdn, m("+34600000006"));
+        assert!(b.get("d", &BindingAddr::port_block(public, 40000, 40254).unwrap()).await.unwrap().is_none());
+        assert!(b.delete("d", a).await.unwrap());
+        assert!(b.lookup("d", ip, Some(40001), 0).await.unwrap().is_none(), "deleted block");
+        assert!(b.lookup("d", ip, Some(40300), 0).await.unwrap().is_some(), "the neighbour block stays");
+        assert!(BindingAddr::port_block(public, 2, 1).is_none());
+    }
+
+    /// The latest write decides whether a public address is shared: never both forms at once.
+    #[tokio::test]
+    async fn whole_address_and_port_blocks_exclude_each_other() {
+        let b = Bindings::new(Arc::new(MemoryStore::new()));
+        let ttl = Duration::from_secs(60);
+        let public = v4("198.51.100.9");
+        let ip = IpAddr::V4(public);
+        b.upsert("d", ip, &Binding::new(m("+34600000001"), Source::Provisioning, 0), ttl).await.unwrap();
+        assert!(b.lookup("d", ip, None, 0).await.unwrap().is_some());
+        assert!(b.lookup("d", ip, Some(5000), 0).await.unwrap().is_some(), "a whole address matches any port");
+        let block = BindingAddr::port_block(public, 1024, 2047).unwrap();
+        b.upsert("d", block, &Binding::new(m("+34600000002"), Source::Provisioning, 0), ttl).await.unwrap();
+        assert!(b.lookup("d", ip, None, 0).await.unwrap().is_none(), "now shared: the whole-address binding went");
+        assert!(b.lookup("d", ip, Some(5000), 0).await.unwrap().is_none(), "no block holds 5000");
+        assert_eq!(b.lookup("d", ip, Some(1500), 0).await.unwrap().unwrap().msisdn, m("+34600000002"));
+        b.upsert("d", ip, &Binding::new(m("+34600000003"), Source::Provisioning, 0), ttl).await.unwrap();
+        assert_eq!(b.lookup("d", ip, Some(1500), 0).await.unwrap().unwrap().msisdn, m("+34600000003"), "blocks went");
+    }
+
+    /// Issue 6 item 1: a binding outside its validity window identifies nobody (fail closed).
+    #[tokio::test]
+    async fn validity_window_is_enforced() {
+        let b = Bindings::new(Arc::new(MemoryStore::new()));
+        let public = v4("198.51.100.8");
+        let mut rec = Binding::new(m("+34600000006"), Source::Provisioning, 0);
+        rec.valid_from = Some(1_000);
+        rec.valid_until = Some(2_000);
+        let block = BindingAddr::port_block(public, 0, 65535).unwrap();
+        b.upsert("d", block, &rec, Duration::from_secs(60)).await.unwrap();
+        let ip = IpAddr::V4(public);
+        assert!(b.lookup("d", ip, Some(1), 999).await.unwrap().is_none(), "not yet valid");
+        assert!(b.lookup("d", ip, Some(1), 1_000).await.unwrap().is_some());
+        assert!(b.lookup("d", ip, Some(1), 1_999).await.unwrap().is_some());
+        assert!(b.lookup("d", ip, Some(1), 2_000).await.unwrap().is_none(), "window over");
+    }
+
+    #[tokio::test]
+    async fn bulk_upsert_binds_every_kind() {
+        let b = Bindings::new(Arc::new(MemoryStore::new()));
+        let ttl = Duration::from_secs(60);
+        let rec = |n: &str| Binding::new(m(n), Source::Provisioning, 0);
+        let items = vec![
+            (BindingAddr::Ipv4(v4("10.1.2.3")), rec("+34600000005"), ttl),
+            (BindingAddr::port_block(v4("198.51.100.7"), 40000, 40255).unwrap(), rec("+34600000006"), ttl),
+            (BindingAddr::ipv6_prefix("2001:db8:1:2::".parse().unwrap()), rec("+34600000007"), ttl),
+        ];
+        b.upsert_many("d", &items).await.unwrap();
+        let at = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(b.lookup("d", at("10.1.2.3"), None, 0).await.unwrap().unwrap().msisdn, m("+34600000005"));
+        assert_eq!(b.lookup("d", at("198.51.100.7"), Some(40100), 0).await.unwrap().unwrap().msisdn, m("+34600000006"));
+        assert_eq!(b.lookup("d", at("2001:db8:1:2::99"), None, 0).await.unwrap().unwrap().msisdn, m("+34600000007"));
+        assert_eq!(BindingAddr::ipv6_prefix("2001:db8:1:2:3:4:5:6".parse().unwrap()).to_string(), "2001:db8:1:2::/64");
     }
 }

@@ -6,11 +6,22 @@
 //! - [`Ingress`]: resolves a request's source address to an [`IdentityOutcome`], failing closed.
 //! - [`http`]: the actix adapter: strips client-supplied identity headers and hands the outcome to
 //!   the authorization server in-process, as a typed request extension nobody outside can set.
+//! - [`handoff`], [`http_proxy`]: the split deployment (issue 6 item 5): a reverse proxy in front
+//!   of the authorization server that hands the outcome on as a signed, single-use assertion.
 //! - [`radius`]: RADIUS accounting (RFC 2866) from the packet gateways, the live source of
 //!   bindings.
+//! - [`provisioning`], [`http_admin`]: the admin API that upserts, bulk-imports, looks up and
+//!   deletes bindings (issue 6 item 3).
 
 pub mod bindings;
+pub mod cidr;
+pub mod client_addr;
+pub mod handoff;
 pub mod http;
+pub mod http_admin;
+pub mod http_proxy;
+pub mod provisioning;
+pub mod proxy_protocol;
 pub mod radius;
 
 use bindings::Bindings;
@@ -41,6 +52,8 @@ pub struct IngressConfig {
     pub strip_headers: Vec<String>,
     /// Paths whose requests are identified (the authorization endpoint).
     pub identify_paths: Vec<String>,
+    /// Trusted proxies, the forwarding header they write, header enrichment (issue 6 item 4).
+    pub client_addr: client_addr::ClientAddrConfig,
 }
 
 impl Default for IngressConfig {
@@ -49,6 +62,7 @@ impl Default for IngressConfig {
             domain: "default".into(),
             strip_headers: DEFAULT_STRIPPED_HEADERS.iter().map(|s| s.to_string()).collect(),
             identify_paths: vec!["/authorize".into()],
+            client_addr: client_addr::ClientAddrConfig::default(),
         }
     }
 }
@@ -72,11 +86,17 @@ impl Ingress {
         &self.bindings
     }
 
-    /// Which subscriber sends from `addr`? Fails closed: no binding → `NotIdentified`; a store
-    /// error → `Unavailable` (never a guess).
-    pub async fn identify(&self, addr: Option<IpAddr>) -> IdentityOutcome {
-        let Some(ip) = addr else { return IdentityOutcome::NotIdentified };
-        match self.bindings.lookup(&self.cfg.domain, ip).await {
+    /// The ingress's clock (header enrichment stamps its identities with it, issue 6 item 4).
+    pub fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+
+    /// Which subscriber sends from `ip` (and source `port`, which a shared CGNAT address needs)?
+    /// Fails closed: no binding, an ambiguous or expired one → `NotIdentified`; a store error →
+    /// `Unavailable` (never a guess).
+    pub async fn identify(&self, ip: Option<IpAddr>, port: Option<u16>) -> IdentityOutcome {
+        let Some(ip) = ip else { return IdentityOutcome::NotIdentified };
+        match self.bindings.lookup(&self.cfg.domain, ip, port, self.clock.now()).await {
             Ok(Some(b)) => IdentityOutcome::Identified(Identity {
                 msisdn: b.msisdn,
                 amr: Amr::Nba,

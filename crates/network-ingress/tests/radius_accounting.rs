@@ -1,7 +1,7 @@
 //! The accounting rules over the in-memory store, without sockets: what each Accounting-Request
 //! does to the bindings and whether it is answered.
 
-use numbat_core::{Amr, IdentityOutcome, ManualClock, Msisdn};
+use numbat_core::{Amr, Clock, IdentityOutcome, ManualClock, Msisdn};
 use numbat_network_ingress::bindings::{Binding, Bindings, Source};
 use numbat_network_ingress::radius::accounting::{binding_ttl, msisdn_from_calling_station_id};
 use numbat_network_ingress::radius::packet::{
@@ -139,7 +139,7 @@ impl Rig {
     }
 
     async fn msisdn_at(&self, addr: &str) -> Option<Msisdn> {
-        self.bindings.lookup(DOMAIN, ip(addr)).await.unwrap().map(|b| b.msisdn)
+        self.bindings.lookup(DOMAIN, ip(addr), None, self.clock.now()).await.unwrap().map(|b| b.msisdn)
     }
 }
 
@@ -159,7 +159,7 @@ async fn start_binds_and_the_ingress_identifies() {
     let r = rig();
     let d = r.send(gw(1), &session(START, "10.20.0.1", "34600000005", "s1", "10.9.0.1")).await;
     assert_eq!(d, Disposition::Applied);
-    let b = r.bindings.lookup(DOMAIN, ip("10.20.0.1")).await.unwrap().expect("bound");
+    let b = r.bindings.lookup(DOMAIN, ip("10.20.0.1"), None, r.clock.now()).await.unwrap().expect("bound");
     assert_eq!(b.msisdn, m("+34600000005"));
     assert_eq!(b.source, Source::Radius);
     assert_eq!(b.session_id.as_deref(), Some("s1"));
@@ -171,7 +171,7 @@ async fn start_binds_and_the_ingress_identifies() {
         r.bindings.clone(),
         r.clock.clone(),
     );
-    match ingress.identify(Some(ip("10.20.0.1"))).await {
+    match ingress.identify(Some(ip("10.20.0.1")), None).await {
         IdentityOutcome::Identified(id) => {
             assert_eq!(id.msisdn, m("+34600000005"));
             assert_eq!(id.amr, Amr::Nba);
@@ -342,7 +342,7 @@ async fn no_response_while_the_store_fails_and_the_retransmission_applies() {
     assert_eq!(r.msisdn_at("10.20.0.1").await, Some(m("+34600000005")));
     // A failing lookup fails closed for the ingress.
     r.flaky.down.store(true, Ordering::SeqCst);
-    assert!(r.bindings.lookup(DOMAIN, ip("10.20.0.1")).await.is_err());
+    assert!(r.bindings.lookup(DOMAIN, ip("10.20.0.1"), None, r.clock.now()).await.is_err());
 }
 
 #[tokio::test]
@@ -399,7 +399,7 @@ async fn imsi_and_imeisv_are_kept_in_the_binding() {
     attrs.push(Attribute::vsa_3gpp(packet::VSA_3GPP_IMEISV, b"3534900698733201"));
     attrs.push(Attribute::u32(attr::ACCT_INTERIM_INTERVAL, 600));
     r.send(gw(1), &attrs).await;
-    let b = r.bindings.lookup(DOMAIN, ip("10.20.0.1")).await.unwrap().unwrap();
+    let b = r.bindings.lookup(DOMAIN, ip("10.20.0.1"), None, r.clock.now()).await.unwrap().unwrap();
     assert_eq!(b.imsi.as_deref(), Some("214010123456789"));
     assert_eq!(b.imeisv.as_deref(), Some("3534900698733201"));
     // Decodable from the stored bytes alone, version 1.

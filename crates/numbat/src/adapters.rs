@@ -10,12 +10,13 @@ use std::net::IpAddr;
 pub struct BindingsResolver {
     pub bindings: Bindings,
     pub domain: String,
+    pub clock: std::sync::Arc<dyn numbat_core::Clock>,
 }
 
 #[async_trait::async_trait]
 impl AddressResolver for BindingsResolver {
-    async fn resolve(&self, ip: IpAddr, _port: Option<u16>) -> Result<Option<Msisdn>, StoreError> {
-        Ok(self.bindings.lookup(&self.domain, ip).await?.map(|b| b.msisdn))
+    async fn resolve(&self, ip: IpAddr, port: Option<u16>) -> Result<Option<Msisdn>, StoreError> {
+        Ok(self.bindings.lookup(&self.domain, ip, port, self.clock.now()).await?.map(|b| b.msisdn))
     }
 }
 

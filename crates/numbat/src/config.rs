@@ -11,6 +11,11 @@ use std::path::{Path, PathBuf};
 pub const DEV_CONFIG: &str = include_str!("../../../config/dev.toml");
 pub const DEV_CLIENT_KEY: &str = include_str!("../../../config/dev/demo-app.key.pem");
 
+mod client_address;
+mod handoff;
+pub use client_address::ClientAddressSection;
+pub use handoff::{HandoffSection, TrustedIngressConfig, MODE_ASSERTION, MODE_IN_PROCESS};
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -135,6 +140,10 @@ pub struct IngressSection {
     pub static_bindings: Vec<StaticBinding>,
     /// RADIUS accounting from the packet gateways (`[ingress.radius]`).
     pub radius: RadiusSection,
+    /// Split deployment: edge ingress → authorization server by signed assertion (issue 6 item 5).
+    pub handoff: HandoffSection,
+    /// Trusted proxies, PROXY protocol, header enrichment (issue 6 item 4).
+    pub client_address: ClientAddressSection,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -271,6 +280,8 @@ impl Default for IngressSection {
             strip_headers: vec![],
             static_bindings: vec![],
             radius: RadiusSection::default(),
+            handoff: HandoffSection::default(),
+            client_address: ClientAddressSection::default(),
         }
     }
 }
@@ -456,6 +467,8 @@ impl Config {
             }
             self.radius_clients()?;
         }
+        self.validate_handoff()?;
+        self.validate_client_address()?;
         let mut seen = std::collections::HashSet::new();
         for (i, c) in self.clients.iter().enumerate() {
             if !seen.insert(&c.client_id) {

@@ -3,9 +3,12 @@
 
 pub mod adapters;
 pub mod bench;
+pub mod bench_ingress;
+pub mod bindings_cli;
 pub mod config;
 pub mod demo;
 pub mod metrics;
+pub mod proxy_listener;
 pub mod server;
 
 pub use config::Config;

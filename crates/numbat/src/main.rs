@@ -76,10 +76,38 @@ enum Command {
         #[arg(long)]
         server_pid: Option<u32>,
     },
+    /// Measure the ingress (issue 6 item 6): bulk import rate, Redis memory per binding and
+    /// lookups per second against a store, and, with --radius, accounting packets per second
+    /// against a running server's RADIUS listener.
+    BenchIngress {
+        /// `redis://host:port` (memory per binding needs a single node) or `memory`.
+        #[arg(long, default_value = "redis://127.0.0.1:6379")]
+        store: String,
+        #[arg(long, default_value_t = 1_000_000)]
+        bindings: usize,
+        #[arg(long, default_value_t = 200_000)]
+        lookups: usize,
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// A running server's RADIUS accounting listener, e.g. 127.0.0.1:1813.
+        #[arg(long)]
+        radius: Option<std::net::SocketAddr>,
+        #[arg(long, default_value = "testing123")]
+        radius_secret: String,
+        #[arg(long, default_value_t = 50_000)]
+        radius_packets: usize,
+        #[arg(long, default_value_t = 64)]
+        radius_window: usize,
+    },
     /// Signing keys, shared by every instance through the store.
     Keys {
         #[command(subcommand)]
         action: KeysAction,
+    },
+    /// Provision bindings (address → subscriber) through a running server's admin API.
+    Bindings {
+        #[command(subcommand)]
+        action: numbat::bindings_cli::BindingsAction,
     },
     /// GSMA TS.43 temporary tokens.
     Ts43 {
@@ -295,6 +323,32 @@ async fn main() {
                 }
             }
         }
+        Command::BenchIngress { store, bindings, lookups, concurrency, radius, radius_secret, radius_packets, radius_window } => {
+            let args = numbat::bench_ingress::IngressBenchArgs {
+                store,
+                bindings,
+                lookups,
+                concurrency,
+                radius,
+                radius_secret,
+                radius_packets,
+                radius_window,
+            };
+            match numbat::bench_ingress::run(args).await {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("numbat bench-ingress: {e}");
+                    1
+                }
+            }
+        }
+        Command::Bindings { action } => match numbat::bindings_cli::run(action).await {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("numbat bindings: {e}");
+                1
+            }
+        },
         Command::Ts43 { action } => match ts43_command(action).await {
             Ok(()) => 0,
             Err(e) => {

@@ -2,15 +2,18 @@
 
 use crate::config::{Config, ConfigError};
 use crate::metrics::{self, Metrics};
-use actix_web::middleware::{from_fn, DefaultHeaders};
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::middleware::{from_fn, Condition, DefaultHeaders};
+use actix_web::{web, App, HttpResponse};
 use numbat_authorization_server::ciba::{CibaConfig, LogChannel};
 use numbat_authorization_server::ts43::Ts43Config;
 use numbat_authorization_server::registry::{ClientRegistry, RegisteredClient};
 use numbat_authorization_server::{AsConfig, AuthorizationServer};
 use numbat_core::{Clock, Msisdn, SystemClock};
 use numbat_jose::{Alg, JwksCache, KeyRing};
+use numbat_authorization_server::identity_assertion::AssertionVerifier;
 use numbat_network_ingress::bindings::{Binding, Bindings, Source};
+use numbat_network_ingress::http_proxy::Proxy;
+use numbat_network_ingress::provisioning::Provisioner;
 use numbat_network_ingress::radius::{Accounting, AccountingConfig, RadiusListener};
 use numbat_network_ingress::{http as ingress_http, Ingress, IngressConfig, DEFAULT_STRIPPED_HEADERS};
 use numbat_resource_server::{ResourceServer, ResourceServerConfig};
@@ -26,10 +29,14 @@ const STATIC_BINDING_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
 pub enum Component {
     /// Ingress, authorization server and resource server in one process.
     All,
-    /// The authorization server (with the in-process ingress).
+    /// The authorization server (with the in-process ingress, or, with
+    /// `ingress.handoff.mode = "assertion"`, taking identities only from a split ingress).
     Authorization,
     /// The Number Verification resource server.
     Resource,
+    /// The network ingress alone, at the mobile edge: a reverse proxy in front of the
+    /// authorization server that hands identities on as signed assertions (issue 6 item 5).
+    Ingress,
 }
 
 pub struct Options {
@@ -178,6 +185,7 @@ async fn build_authorization(
     .with_address_resolver(Arc::new(crate::adapters::BindingsResolver {
         bindings: Bindings::new(store.clone()),
         domain: cfg.ingress.domain.clone(),
+        clock: clock.clone(),
     }))
     .with_ts43_config(Ts43Config { token_ttl_s: cfg.ts43.token_ttl_s, ..Ts43Config::default() });
     let server = if cfg.ts43.validator == "store" {
@@ -187,11 +195,17 @@ async fn build_authorization(
         server.with_operator_tokens(Arc::new(v))
     };
 
+    let ingress = build_ingress(cfg, store, clock).await?;
+    Ok((Arc::new(server), ingress))
+}
+
+/// The network ingress: in-process with `all`/`authorization`, alone with `ingress`.
+async fn build_ingress(cfg: &Config, store: &SharedStore, clock: &Arc<dyn Clock>) -> Result<Arc<Ingress>, StartError> {
     let bindings = Bindings::new(store.clone());
     let now = clock.now();
     for (i, b) in cfg.ingress.static_bindings.iter().enumerate() {
         let key = format!("ingress.static_bindings[{i}]");
-        let ip = b.address.parse().map_err(|e| cfg_err(&key, e))?;
+        let ip: std::net::IpAddr = b.address.parse().map_err(|e| cfg_err(&key, e))?;
         let msisdn = Msisdn::parse(&b.msisdn).map_err(|e| cfg_err(&key, e))?;
         bindings.upsert(&cfg.ingress.domain, ip, &Binding::new(msisdn, Source::Static, now), STATIC_BINDING_TTL).await?;
     }
@@ -202,9 +216,38 @@ async fn build_authorization(
         strip_headers: strip,
         // The authorization endpoint and the TS.43 entitlement endpoint identify the device.
         identify_paths: vec!["/authorize".into(), "/entitlement/v1".into()],
+        client_addr: cfg.client_addr_config()?,
     };
     let ingress = Arc::new(Ingress::new(ingress_cfg, bindings, clock.clone()));
-    Ok((Arc::new(server), ingress))
+    Ok(ingress)
+}
+
+type SplitParts = (Option<Arc<Proxy>>, Option<Arc<AssertionVerifier>>);
+
+/// issue 6 item 5: the reverse proxy of `--component ingress`, and the assertion verifier of
+/// `--component authorization` with `ingress.handoff.mode = "assertion"`.
+fn split_handoff(
+    cfg: &Config,
+    component: Component,
+    ingress: Option<&Arc<Ingress>>,
+    store: &SharedStore,
+    clock: &Arc<dyn Clock>,
+) -> Result<SplitParts, StartError> {
+    match (component, ingress) {
+        (Component::Ingress, Some(i)) => {
+            let proxy_cfg = cfg.handoff_proxy(i.config().strip_headers.clone())?;
+            let proxy = Proxy::new(proxy_cfg, cfg.handoff_signer()?, clock.clone())
+                .map_err(|e| cfg_err("ingress.handoff.upstream", e))?;
+            tracing::info!(upstream = %proxy.upstream(), "ingress: proxying to the authorization server with signed identity assertions");
+            Ok((Some(Arc::new(proxy)), None))
+        }
+        (Component::Authorization, _) if cfg.handoff_by_assertion() => {
+            let v = cfg.assertion_verifier(store.clone(), clock.clone())?;
+            tracing::info!("authorization server: identities only from signed ingress assertions");
+            Ok((None, Some(Arc::new(v))))
+        }
+        _ => Ok((None, None)),
+    }
 }
 
 /// Build everything and start serving. Returns once the listener is bound.
@@ -221,13 +264,22 @@ pub async fn start(cfg: Config, opts: Options) -> Result<Running, StartError> {
             let (a, i) = build_authorization(&cfg, &store, &opts.clock).await?;
             (Some(a), Some(i))
         }
+        Component::Ingress => (None, Some(build_ingress(&cfg, &store, &opts.clock).await?)),
         Component::Resource => (None, None),
     };
+    // Split deployment (issue 6 item 5): the edge ingress proxies with signed assertions; the
+    // authorization server in assertion mode trusts nothing else (not even its TCP peer).
+    let (proxy, verifier) = split_handoff(&cfg, opts.component, ingress.as_ref(), &store, &opts.clock)?;
     // The ingress learns bindings from RADIUS wherever it runs.
     let radius = match opts.component {
-        Component::All | Component::Authorization => bind_radius(&cfg, &store, &opts.clock).await?,
+        Component::All | Component::Authorization | Component::Ingress => bind_radius(&cfg, &store, &opts.clock).await?,
         Component::Resource => None,
     };
+    // The ingress's admin API wherever the ingress runs: provisioning bindings (issue 6 item 3).
+    let admin_token = cfg.admin_token()?;
+    let provisioner = ingress.as_ref().map(|i| {
+        Arc::new(Provisioner::new(i.bindings().clone(), i.config().domain.clone(), opts.clock.clone(), &admin_token))
+    });
     let resource = match opts.component {
         Component::All | Component::Resource => Some(Arc::new(ResourceServer::new(
             ResourceServerConfig {
@@ -240,7 +292,7 @@ pub async fn start(cfg: Config, opts: Options) -> Result<Running, StartError> {
             Arc::new(JwksCache::new(store.clone())),
             opts.clock.clone(),
         ))),
-        Component::Authorization => None,
+        Component::Authorization | Component::Ingress => None,
     };
 
     let metrics = web::Data::new(Metrics::new());
@@ -250,9 +302,12 @@ pub async fn start(cfg: Config, opts: Options) -> Result<Running, StartError> {
         let ready_store = ready_store.clone();
         let authz = authz.clone();
         let resource = resource.clone();
+        let provisioner = provisioner.clone();
+        let proxy = proxy.clone();
         let mut app = App::new()
             .app_data(metrics.clone())
-            .wrap(from_fn(ingress_http::ingress_layer))
+            .wrap(Condition::new(verifier.is_some(), from_fn(numbat_authorization_server::http::identity_assertion_layer)))
+            .wrap(Condition::new(verifier.is_none(), from_fn(ingress_http::ingress_layer)))
             .wrap(from_fn(metrics::observe))
             .wrap(
                 DefaultHeaders::new()
@@ -262,12 +317,18 @@ pub async fn start(cfg: Config, opts: Options) -> Result<Running, StartError> {
         if let Some(i) = &ingress {
             app = app.app_data(ingress_http::ingress_data(i.clone()));
         }
+        if let Some(v) = &verifier {
+            app = app.app_data(numbat_authorization_server::http::assertion_data(v.clone()));
+        }
         app.configure(move |c| {
             if let Some(a) = authz {
                 numbat_authorization_server::http::configure(c, a);
             }
             if let Some(r) = resource {
                 numbat_resource_server::http::configure(c, r);
+            }
+            if let Some(p) = provisioner {
+                numbat_network_ingress::http_admin::configure(c, p);
             }
             c.route("/health", web::get().to(|| async { HttpResponse::Ok().json(serde_json::json!({"status": "ok"})) }));
             c.route(
@@ -285,6 +346,9 @@ pub async fn start(cfg: Config, opts: Options) -> Result<Running, StartError> {
             if serve_metrics {
                 c.route("/metrics", web::get().to(metrics::metrics_endpoint));
             }
+            if let Some(p) = proxy {
+                numbat_network_ingress::http_proxy::configure(c, p);
+            }
         })
     };
 
@@ -297,11 +361,17 @@ pub async fn start(cfg: Config, opts: Options) -> Result<Running, StartError> {
         Some((l, _)) => Some(l.local_addr()?),
         None => None,
     };
-    let mut http = HttpServer::new(factory).keep_alive(Duration::from_secs(30)).shutdown_timeout(5);
-    if cfg.server.workers > 0 {
-        http = http.workers(cfg.server.workers);
-    }
-    let server = http.listen(listener)?.run();
+    // HttpServer's setup, plus a PROXY protocol header first from trusted load balancers
+    // (issue 6 item 4), so the device's address and source port reach the ingress layer.
+    let (proxy_from, proxy_timeout) = cfg.proxy_protocol()?;
+    let serve = crate::proxy_listener::ServeOptions {
+        workers: cfg.server.workers,
+        keep_alive: Duration::from_secs(30),
+        shutdown_timeout_s: 5,
+        proxy_from,
+        proxy_timeout,
+    };
+    let server = crate::proxy_listener::serve(factory, listener, serve)?;
     let handle = server.handle();
     let task = tokio::spawn(server);
     let radius_task = radius.map(|(listener, accounting)| listener.spawn(accounting));

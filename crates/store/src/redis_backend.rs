@@ -150,6 +150,18 @@ impl RedisStore {
 }
 
 impl RedisStore {
+    /// `used_memory` of a single Redis node (INFO memory), for benchmarks; not on a cluster.
+    pub async fn used_memory(&self) -> Result<u64, StoreError> {
+        if matches!(self.conn, Conn::Cluster(_)) {
+            return Err(StoreError::Config("used_memory reads one node; not on a cluster".into()));
+        }
+        let info: String = self.query(redis::cmd("INFO").arg("memory")).await?;
+        info.lines()
+            .find_map(|l| l.strip_prefix("used_memory:"))
+            .and_then(|v| v.trim().parse().ok())
+            .ok_or_else(|| StoreError::Unavailable("INFO memory without used_memory".into()))
+    }
+
     fn pipeline(&self, ops: &[BatchOp]) -> Result<redis::Pipeline, StoreError> {
         let mut pipe = redis::pipe();
         let now = now_unix_ms();

@@ -2,6 +2,7 @@
 //! `errors.rs` (the only place that maps them to the wire).
 
 mod errors;
+mod identity_assertion;
 
 use crate::params::Params;
 use crate::AuthorizationServer;
@@ -12,6 +13,9 @@ use errors::{authorize_error, ciba_error, entitlement_error, method_not_allowed,
 use futures_util::StreamExt;
 use numbat_core::IdentityOutcome;
 use std::sync::Arc;
+
+// Split deployment (issue 6 item 5): the edge ingress's signed assertion as identity source.
+pub use identity_assertion::{assertion_data, identity_assertion_layer};
 
 /// Form bodies larger than this are refused (`invalid_request`).
 const MAX_FORM_BYTES: usize = 64 * 1024;

@@ -14,63 +14,9 @@ pub use accounting::{Accounting, AccountingConfig, Disposition, Dropped, Handled
 pub use listener::RadiusListener;
 
 use std::net::IpAddr;
-use std::str::FromStr;
 
-/// An address block: `10.0.0.0/8`, `2001:db8::/32`, or one address (`/32`, `/128`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    net: IpAddr,
-    len: u8,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("not an address block (a.b.c.d/n or x::/n)")]
-pub struct InvalidCidr;
-
-fn mask(ip: IpAddr, len: u8) -> IpAddr {
-    match ip {
-        IpAddr::V4(v4) => {
-            let m = if len == 0 { 0 } else { u32::MAX << (32 - len as u32) };
-            IpAddr::V4((u32::from(v4) & m).into())
-        }
-        IpAddr::V6(v6) => {
-            let m = if len == 0 { 0 } else { u128::MAX << (128 - len as u32) };
-            IpAddr::V6((u128::from(v6) & m).into())
-        }
-    }
-}
-
-impl FromStr for Cidr {
-    type Err = InvalidCidr;
-    fn from_str(s: &str) -> Result<Cidr, InvalidCidr> {
-        let (a, l) = match s.split_once('/') {
-            Some((a, l)) => (a, Some(l)),
-            None => (s, None),
-        };
-        let ip: IpAddr = a.parse().map_err(|_| InvalidCidr)?;
-        let max = if ip.is_ipv4() { 32 } else { 128 };
-        let len = match l {
-            Some(l) if !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()) => l.parse::<u8>().map_err(|_| InvalidCidr)?,
-            Some(_) => return Err(InvalidCidr),
-            None => max,
-        };
-        if len > max {
-            return Err(InvalidCidr);
-        }
-        Ok(Cidr { net: mask(ip, len), len })
-    }
-}
-
-impl Cidr {
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = crate::bindings::canonical(ip);
-        ip.is_ipv4() == self.net.is_ipv4() && mask(ip, self.len) == self.net
-    }
-
-    pub fn prefix_len(&self) -> u8 {
-        self.len
-    }
-}
+/// Moved to [`crate::cidr`] (shared with client-address resolution, issue 6 item 4).
+pub use crate::cidr::{Cidr, InvalidCidr};
 
 /// One gateway (or block of gateways) allowed to send accounting, with its shared secret.
 #[derive(Clone)]
