@@ -67,6 +67,18 @@ impl Store for Flaky {
     async fn ping(&self) -> Result<(), StoreError> {
         self.check()
     }
+    async fn range_put(&self, key: &str, lo: u32, hi: u32, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.range_put(key, lo, hi, value, ttl).await
+    }
+    async fn range_find(&self, key: &str, at: u32) -> Result<Option<numbat_store::RangeEntry>, StoreError> {
+        self.check()?;
+        self.inner.range_find(key, at).await
+    }
+    async fn range_delete(&self, key: &str, lo: u32, hi: u32, expected: Option<&[u8]>) -> Result<bool, StoreError> {
+        self.check()?;
+        self.inner.range_delete(key, lo, hi, expected).await
+    }
 }
 
 struct Rig {

@@ -3,7 +3,7 @@
 //! - bulk import: bindings per second written through [`Bindings::upsert_many`] (pipelined);
 //! - memory: Redis `used_memory` growth per binding (single node);
 //! - lookups: [`Bindings::lookup`] per second and latency percentiles at a given concurrency,
-//!   the exact path `/authorize` takes (a CGNAT port-block lookup first, then the address);
+//!   the exact path `/authorize` takes (the address, then for a CGNAT address its port block);
 //! - RADIUS: Accounting-Requests per second end to end against a running server's listener
 //!   (UDP, a window of requests in flight, each answered only after the store write).
 //!

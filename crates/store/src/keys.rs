@@ -37,7 +37,8 @@ pub fn ingress_jti(ingress_id: &str, jti: &str) -> String {
     format!("ijti:{}:{}", digest(ingress_id), digest(jti))
 }
 
-/// Address → subscriber binding in an address domain (APN/VRF).
+/// Address → subscriber binding in an address domain (APN/VRF): a whole IPv4 address or an
+/// IPv6 /64 prefix.
 pub fn binding_ip(domain: &str, ip: IpAddr) -> String {
     match ip {
         IpAddr::V4(v4) => format!("bind:{}:v4:{}", digest(domain), v4),
