@@ -126,7 +126,12 @@ impl std::fmt::Debug for AssertionVerifier {
 
 impl AssertionVerifier {
     /// `trusted` must name at least one ingress with at least one key; ids must be unique.
-    pub fn new(cfg: AssertionConfig, trusted: Vec<TrustedIngress>, store: SharedStore, clock: Arc<dyn Clock>) -> Result<Self, String> {
+    pub fn new(
+        cfg: AssertionConfig,
+        trusted: Vec<TrustedIngress>,
+        store: SharedStore,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, String> {
         if trusted.is_empty() || trusted.iter().any(|t| t.keys.is_empty() || t.id.is_empty()) {
             return Err("at least one trusted ingress, each with an id and at least one key".into());
         }

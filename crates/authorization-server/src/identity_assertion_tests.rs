@@ -22,8 +22,11 @@ fn keyset(keys: &[&SigningKey]) -> KeySet {
 }
 
 fn fixture_with(store: SharedStore) -> Fixture {
-    let (edge, edge_next, other) =
-        (SigningKey::generate_es256().unwrap(), SigningKey::generate_ed25519().unwrap(), SigningKey::generate_es256().unwrap());
+    let (edge, edge_next, other) = (
+        SigningKey::generate_es256().unwrap(),
+        SigningKey::generate_ed25519().unwrap(),
+        SigningKey::generate_es256().unwrap(),
+    );
     let clock = Arc::new(ManualClock::default());
     let trusted = vec![
         TrustedIngress { id: "edge-1".into(), keys: keyset(&[&edge, &edge_next]) },
@@ -251,5 +254,6 @@ fn trust_list_must_be_usable() {
     ];
     assert!(AssertionVerifier::new(cfg.clone(), two, store.clone(), clock.clone()).is_err());
     let long = AssertionConfig { lifetime_s: 31, ..cfg };
-    assert!(AssertionVerifier::new(long, vec![TrustedIngress { id: "a".into(), keys: keyset(&[&k]) }], store, clock).is_err());
+    assert!(AssertionVerifier::new(long, vec![TrustedIngress { id: "a".into(), keys: keyset(&[&k]) }], store, clock)
+        .is_err());
 }

@@ -39,7 +39,9 @@ impl FromStr for Cidr {
         let ip: IpAddr = a.parse().map_err(|_| InvalidCidr)?;
         let max = if ip.is_ipv4() { 32 } else { 128 };
         let len = match l {
-            Some(l) if !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()) => l.parse::<u8>().map_err(|_| InvalidCidr)?,
+            Some(l) if !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()) => {
+                l.parse::<u8>().map_err(|_| InvalidCidr)?
+            }
             Some(_) => return Err(InvalidCidr),
             None => max,
         };

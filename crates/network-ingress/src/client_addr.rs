@@ -125,7 +125,11 @@ pub enum Unresolved {
 /// Decide the client address. `peer`: the TCP peer (or the PROXY protocol source); `forwarding`:
 /// every instance, in order, of the configured forwarding header (ignored unless the peer is a
 /// trusted proxy).
-pub fn resolve(cfg: &ClientAddrConfig, peer: Option<SocketAddr>, forwarding: &[&[u8]]) -> Result<ClientAddr, Unresolved> {
+pub fn resolve(
+    cfg: &ClientAddrConfig,
+    peer: Option<SocketAddr>,
+    forwarding: &[&[u8]],
+) -> Result<ClientAddr, Unresolved> {
     let peer = peer.ok_or(Unresolved::NoPeer)?;
     let ip = canonical(peer.ip());
     if !cfg.is_trusted_proxy(ip) {
@@ -227,7 +231,11 @@ fn parse_forwarded(v: &[u8]) -> Result<Vec<Node>, Unresolved> {
             if !p.eat(b'=') {
                 return Err(Unresolved::Malformed);
             }
-            let value = if p.peek() == Some(b'"') { p.quoted_string()? } else { p.token().ok_or(Unresolved::Malformed)?.to_owned() };
+            let value = if p.peek() == Some(b'"') {
+                p.quoted_string()?
+            } else {
+                p.token().ok_or(Unresolved::Malformed)?.to_owned()
+            };
             if seen.contains(&name) {
                 return Err(Unresolved::Malformed);
             }

@@ -4,7 +4,11 @@ use super::*;
 
 fn cfg(header: ForwardingHeader) -> ClientAddrConfig {
     ClientAddrConfig {
-        trusted_proxies: vec!["127.0.0.10".parse().unwrap(), "10.0.0.0/8".parse().unwrap(), "2001:db8:ffff::/48".parse().unwrap()],
+        trusted_proxies: vec![
+            "127.0.0.10".parse().unwrap(),
+            "10.0.0.0/8".parse().unwrap(),
+            "2001:db8:ffff::/48".parse().unwrap(),
+        ],
         forwarding_header: header,
         enrichment: None,
     }
@@ -150,7 +154,14 @@ fn forwarded_rfc7239_nodes_and_ports() {
     // Several instances, in order; a trusted proxy with its own port is skipped.
     assert_eq!(fwd(&["for=198.51.100.7", "for=\"10.0.0.1:80\""]), at("198.51.100.7", None));
     // Obfuscated, unknown, or an element without `for` at the client hop: not identified.
-    for hidden in ["for=unknown", "for=_hidden", "for=\"_gazonk\"", "for=\"unknown:40001\"", "proto=https", "by=10.0.0.1;proto=http"] {
+    for hidden in [
+        "for=unknown",
+        "for=_hidden",
+        "for=\"_gazonk\"",
+        "for=\"unknown:40001\"",
+        "proto=https",
+        "by=10.0.0.1;proto=http",
+    ] {
         assert_eq!(fwd(&[hidden]), Err(Unresolved::Obfuscated), "{hidden}");
         assert_eq!(fwd(&[hidden, "for=10.0.0.9"]), Err(Unresolved::Obfuscated), "{hidden}");
     }
@@ -233,7 +244,9 @@ fn enrichment_only_from_enricher_blocks_and_only_one_e164_number() {
     // An enricher that did not enrich: the address decides.
     assert_eq!(enrichment(&c, sa("10.9.0.1:1"), &[]), Enriched::NotApplicable);
     // Anything but exactly one E.164 number: not identified, never a guess.
-    for bad in [&b"34600000002"[..], b"+34 600 000 002", b"", b"+34600000002,+34600000001", b"\xff", b"tel:+34600000002"] {
+    for bad in
+        [&b"34600000002"[..], b"+34 600 000 002", b"", b"+34600000002,+34600000001", b"\xff", b"tel:+34600000002"]
+    {
         assert_eq!(enrichment(&c, sa("10.9.0.1:1"), &[bad]), Enriched::Invalid, "{bad:?}");
     }
     assert_eq!(enrichment(&c, sa("10.9.0.1:1"), &[b"+34600000002", b"+34600000002"]), Enriched::Invalid, "duplicates");

@@ -67,7 +67,12 @@ impl HandoffSigner {
     /// The assertion for one request (`req_hash` = `numbat_core::handoff::request_binding` of
     /// the request as forwarded), or `None` when there is nothing to vouch for: a request the
     /// ingress could not identify travels without any assertion.
-    pub fn assertion(&self, outcome: &IdentityOutcome, req_hash: &str, now: i64) -> Result<Option<String>, HandoffError> {
+    pub fn assertion(
+        &self,
+        outcome: &IdentityOutcome,
+        req_hash: &str,
+        now: i64,
+    ) -> Result<Option<String>, HandoffError> {
         let (outcome, sub, amr, auth_time) = match outcome {
             IdentityOutcome::Identified(i) => (
                 HandoffOutcome::Identified,
@@ -131,9 +136,12 @@ mod tests {
         assert_eq!((c.iss.as_str(), c.aud.as_str(), c.iat, c.exp), ("edge-1", "https://id.example", 1000, 1030));
         assert_eq!(c.identity().unwrap().msisdn.as_str(), "+34600000001");
         assert_eq!(c.req_hash, "h");
-        let again: AssertionClaims =
-            serde_json::from_slice(&numbat_jose::verify(&s.assertion(&identified(), "h", 1000).unwrap().unwrap(), &ks, &[Alg::ES256]).unwrap().payload)
-                .unwrap();
+        let again: AssertionClaims = serde_json::from_slice(
+            &numbat_jose::verify(&s.assertion(&identified(), "h", 1000).unwrap().unwrap(), &ks, &[Alg::ES256])
+                .unwrap()
+                .payload,
+        )
+        .unwrap();
         assert_ne!(c.jti, again.jti, "jti is random");
     }
 
@@ -147,8 +155,14 @@ mod tests {
     #[test]
     fn refuses_rsa_keys_and_long_lifetimes() {
         let cfg = HandoffConfig { ingress_id: "e".into(), audience: "a".into(), lifetime_s: 31 };
-        assert!(matches!(HandoffSigner::new(cfg.clone(), SigningKey::generate_es256().unwrap()), Err(HandoffError::Lifetime)));
+        assert!(matches!(
+            HandoffSigner::new(cfg.clone(), SigningKey::generate_es256().unwrap()),
+            Err(HandoffError::Lifetime)
+        ));
         let cfg = HandoffConfig { lifetime_s: 30, ..cfg };
-        assert!(matches!(HandoffSigner::new(cfg, SigningKey::generate_rs256().unwrap()), Err(HandoffError::KeyAlgorithm)));
+        assert!(matches!(
+            HandoffSigner::new(cfg, SigningKey::generate_rs256().unwrap()),
+            Err(HandoffError::KeyAlgorithm)
+        ));
     }
 }

@@ -90,3 +90,7 @@ pub async fn ingress_layer(
     req.extensions_mut().insert(outcome);
     next.call(req).await
 }
+
+#[cfg(test)]
+#[path = "http_tests.rs"]
+mod tests;

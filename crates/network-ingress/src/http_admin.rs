@@ -131,7 +131,7 @@ async fn import(p: web::Data<Provisioner>, req: HttpRequest, payload: web::Paylo
         }
         let fmt = format(&req)?;
         let b = body(&req, payload, MAX_BATCH_BYTES).await?;
-        let report = p.import(&b, fmt, q.domain.as_deref()).await?;
+        let report = p.import(b, fmt, q.domain.as_deref()).await?;
         Ok(ok(StatusCode::OK, serde_json::to_value(report).unwrap_or_default()))
     };
     run.await.unwrap_or_else(error_response)

@@ -255,10 +255,9 @@ async fn relay(mut upstream: reqwest::Response, head: bool) -> HttpResponse {
         if HOP_BY_HOP.contains(&n) || n == "content-length" || listed.iter().any(|h| h == n) {
             continue;
         }
-        if let (Ok(n), Ok(v)) = (
-            HeaderName::from_bytes(n.as_bytes()),
-            actix_web::http::header::HeaderValue::from_bytes(value.as_bytes()),
-        ) {
+        if let (Ok(n), Ok(v)) =
+            (HeaderName::from_bytes(n.as_bytes()), actix_web::http::header::HeaderValue::from_bytes(value.as_bytes()))
+        {
             out.append_header((n, v));
         }
     }

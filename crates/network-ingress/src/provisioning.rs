@@ -389,8 +389,8 @@ impl Errors {
     }
 }
 
-/// serde_json's message without its "at line 1 column N" tail for single-line input is still
-/// useful; it names unknown fields and wrong types, and echoes no value we did not ask for.
+/// serde_json's message (it names unknown fields, missing fields and wrong types, with the
+/// column), bounded in length.
 fn json_error(e: &serde_json::Error) -> String {
     let mut s = e.to_string();
     if s.len() > 300 {
@@ -693,12 +693,21 @@ impl Provisioner {
     /// ingress's default for lines that name none.
     pub async fn import(
         &self,
-        body: &[u8],
+        body: impl AsRef<[u8]> + Send + 'static,
         format: Format,
         domain: Option<&str>,
     ) -> Result<ImportReport, ProvisioningError> {
-        let default_domain = self.domain(domain)?;
-        let items = parse_batch(body, format, default_domain, self.clock.now())?;
+        let default_domain = self.domain(domain)?.to_owned();
+        let now = self.clock.now();
+        // Checking 100k lines is a CPU-bound while: keep it off the async workers that serve
+        // /authorize.
+        let parsed =
+            tokio::task::spawn_blocking(move || parse_batch(body.as_ref(), format, &default_domain, now)).await;
+        let items = match parsed {
+            Ok(r) => r?,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => return Err(StoreError::Unavailable("import cancelled at shutdown".into()).into()),
+        };
         let mut by_domain: HashMap<&str, Vec<(BindingAddr, Binding, Duration)>> = HashMap::new();
         let mut report = ImportReport {
             imported: items.len(),

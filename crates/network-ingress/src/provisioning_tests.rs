@@ -338,7 +338,7 @@ async fn import_find_delete() {
 {"msisdn":"+34600000006","public_ipv4":"198.51.100.7","ports":"40000-40255"}
 {"msisdn":"+34600000007","ipv6_prefix":"2001:db8:1:2::/64","domain":"ims"}
 "#;
-    let r = p.import(body.as_bytes(), Format::Ndjson, None).await.unwrap();
+    let r = p.import(body.as_bytes().to_vec(), Format::Ndjson, None).await.unwrap();
     assert_eq!((r.imported, r.ipv4, r.port_blocks, r.ipv6_prefixes), (3, 1, 1, 1));
     let find = |json: &str| {
         let q: AddressQuery = serde_json::from_str(json).unwrap();
@@ -361,7 +361,7 @@ async fn import_find_delete() {
 
     // A bad line refuses the batch: nothing of it is written.
     let body = "{\"msisdn\":\"+34600000008\",\"ipv4\":\"10.1.2.8\"}\n{\"msisdn\":\"+34600000009\",\"ipv4\":\"10.1.2.9\",\"x\":1}\n";
-    match p.import(body.as_bytes(), Format::Ndjson, None).await {
+    match p.import(body.as_bytes().to_vec(), Format::Ndjson, None).await {
         Err(ProvisioningError::Batch { errors, bad }) => assert_eq!((errors[0].line, bad), (2, 1)),
         other => panic!("{other:?}"),
     }

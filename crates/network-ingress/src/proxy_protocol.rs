@@ -130,7 +130,8 @@ fn v1_addr<T: std::str::FromStr>(s: &str) -> Result<T, ProxyError> {
 
 /// A decimal port, 0..=65535, without sign or leading zeros.
 fn v1_port(s: &str) -> Result<u16, ProxyError> {
-    let ok = !s.is_empty() && s.len() <= 5 && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'));
+    let ok =
+        !s.is_empty() && s.len() <= 5 && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'));
     if !ok {
         return Err(ProxyError::Malformed("v1 port"));
     }
@@ -166,7 +167,10 @@ fn parse_v2(buf: &[u8]) -> Result<Parsed, ProxyError> {
                 let a = body.get(..12).ok_or(ProxyError::Malformed("v2 AF_INET block too short"))?;
                 let ip = |o: usize| IpAddr::from([a[o], a[o + 1], a[o + 2], a[o + 3]]);
                 let port = |o: usize| u16::from_be_bytes([a[o], a[o + 1]]);
-                Header::Proxied { source: SocketAddr::new(ip(0), port(8)), destination: SocketAddr::new(ip(4), port(10)) }
+                Header::Proxied {
+                    source: SocketAddr::new(ip(0), port(8)),
+                    destination: SocketAddr::new(ip(4), port(10)),
+                }
             }
             // AF_INET6, STREAM: 16 + 16 + 2 + 2 bytes.
             0x21 => {
@@ -177,7 +181,10 @@ fn parse_v2(buf: &[u8]) -> Result<Parsed, ProxyError> {
                     IpAddr::from(b)
                 };
                 let port = |o: usize| u16::from_be_bytes([a[o], a[o + 1]]);
-                Header::Proxied { source: SocketAddr::new(ip(0), port(32)), destination: SocketAddr::new(ip(16), port(34)) }
+                Header::Proxied {
+                    source: SocketAddr::new(ip(0), port(32)),
+                    destination: SocketAddr::new(ip(16), port(34)),
+                }
             }
             // AF_UNIX, STREAM or DGRAM: 108 + 108 bytes of paths, no IP address to identify.
             0x31 | 0x32 => {

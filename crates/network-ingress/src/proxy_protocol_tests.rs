@@ -53,9 +53,15 @@ fn v2_proxy_inet_and_inet6_carry_the_source_port() {
     assert_eq!(&stream[len..], http);
 
     let enc = encode_v2(sa("[2001:db8::1]:4711"), sa("[2001:db8::2]:443"));
-    assert_eq!(drive(&enc).unwrap(), (Header::Proxied { source: sa("[2001:db8::1]:4711"), destination: sa("[2001:db8::2]:443") }, 52));
+    assert_eq!(
+        drive(&enc).unwrap(),
+        (Header::Proxied { source: sa("[2001:db8::1]:4711"), destination: sa("[2001:db8::2]:443") }, 52)
+    );
     let enc4 = encode_v2(sa("127.0.0.2:5555"), sa("127.0.0.1:8080"));
-    assert_eq!(drive(&enc4).unwrap().0, Header::Proxied { source: sa("127.0.0.2:5555"), destination: sa("127.0.0.1:8080") });
+    assert_eq!(
+        drive(&enc4).unwrap().0,
+        Header::Proxied { source: sa("127.0.0.2:5555"), destination: sa("127.0.0.1:8080") }
+    );
 }
 
 #[test]
@@ -90,7 +96,20 @@ fn v2_local_unspec_and_unix_identify_nobody() {
 #[test]
 fn v2_hostile_headers_are_refused() {
     // Wrong version, unknown commands, families and transports.
-    for (cmd, fam) in [(0x11, 0x11), (0x31, 0x11), (0x01, 0x11), (0x22, 0x11), (0x2f, 0x11), (0x21, 0x12), (0x21, 0x10), (0x21, 0x22), (0x21, 0x20), (0x21, 0x41), (0x21, 0x13), (0x21, 0xff)] {
+    for (cmd, fam) in [
+        (0x11, 0x11),
+        (0x31, 0x11),
+        (0x01, 0x11),
+        (0x22, 0x11),
+        (0x2f, 0x11),
+        (0x21, 0x12),
+        (0x21, 0x10),
+        (0x21, 0x22),
+        (0x21, 0x20),
+        (0x21, 0x41),
+        (0x21, 0x13),
+        (0x21, 0xff),
+    ] {
         assert!(matches!(drive(&v2(cmd, fam, &[0; 40])), Err(ProxyError::Malformed(_))), "{cmd:#x} {fam:#x}");
     }
     // Address blocks shorter than the family needs.
@@ -145,7 +164,8 @@ fn v1_lines() {
     assert_eq!(drive(b"PROXY UNKNOWN ffff:f...f:ffff 65535 65535\r\n").unwrap().0, Header::Unknown);
     // The longest TCP6 line, and the longest legal line (spec §2.1: 107 bytes, "UNKNOWN" with
     // two full IPv6 addresses).
-    let tcp6 = b"PROXY TCP6 ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff 65535 65535\r\n";
+    let tcp6 =
+        b"PROXY TCP6 ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff 65535 65535\r\n";
     assert!(matches!(drive(tcp6).unwrap(), (Header::Proxied { .. }, 104)));
     let longest = b"PROXY UNKNOWN ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff 65535 65535\r\n";
     assert_eq!(longest.len(), V1_MAX_LEN);

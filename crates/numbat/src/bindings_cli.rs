@@ -44,6 +44,7 @@ pub enum BindingsAction {
     /// Import bindings from an NDJSON (one JSON object per line) or CSV file: all lines are
     /// checked first, then sent in batches.
     Import {
+        /// NDJSON or CSV file of bindings.
         file: PathBuf,
         /// File format (default: csv for *.csv, else ndjson).
         #[arg(long, value_enum)]
@@ -60,11 +61,13 @@ pub enum BindingsAction {
     /// Which subscriber a device sending from this address (and source port) is, as the ingress
     /// resolves it.
     Lookup {
+        /// The device's source address.
         #[arg(long)]
         ip: IpAddr,
         /// Source port (needed behind CGNAT).
         #[arg(long)]
         port: Option<u16>,
+        /// Address domain (default: the server's ingress domain).
         #[arg(long)]
         domain: Option<String>,
         #[command(flatten)]
@@ -73,8 +76,10 @@ pub enum BindingsAction {
     /// Delete one binding: an address (IPv6: its /64), a CGNAT port block, or an IPv6 prefix.
     #[command(group(clap::ArgGroup::new("address").required(true).args(["ip", "public_ipv4", "ipv6_prefix"])))]
     Delete {
+        /// An IPv4 address bound whole, or any address of a bound IPv6 /64.
         #[arg(long)]
         ip: Option<IpAddr>,
+        /// A CGNAT public address (with --ports).
         #[arg(long, requires = "ports")]
         public_ipv4: Option<Ipv4Addr>,
         /// The port block, `LO-HI` (with --public-ipv4).
@@ -83,6 +88,7 @@ pub enum BindingsAction {
         /// `2001:db8:1:2::/64`
         #[arg(long)]
         ipv6_prefix: Option<String>,
+        /// Address domain (default: the server's ingress domain).
         #[arg(long)]
         domain: Option<String>,
         #[command(flatten)]

@@ -87,7 +87,8 @@ where
         fn_service(move |io: TcpStream| {
             let proxy = proxy.clone();
             async move {
-                let peer = connection_peer(&io, &proxy.0, proxy.1).await.map_err(actix_http::error::DispatchError::Io)?;
+                let peer =
+                    connection_peer(&io, &proxy.0, proxy.1).await.map_err(actix_http::error::DispatchError::Io)?;
                 Ok((io, Protocol::Http1, peer))
             }
         })
@@ -127,10 +128,25 @@ pub async fn read_proxy_header(io: &TcpStream) -> io::Result<Header> {
         match proxy_protocol::parse(&buf) {
             Ok(Parsed::Complete { header, len }) if len == buf.len() => return Ok(header),
             // Only a malformed line can end inside the first read; never hand HTTP a partial view.
-            Ok(Parsed::Complete { .. }) => return Err(io::Error::new(io::ErrorKind::InvalidData, "PROXY header shorter than read")),
+            Ok(Parsed::Complete { .. }) => {
+                return Err(io::Error::new(io::ErrorKind::InvalidData, "PROXY header shorter than read"))
+            }
             Ok(Parsed::Incomplete { need }) => {
                 let have = buf.len();
-                buf.resize(need, 0);
+                let want = if buf.starts_with(b"PROXY ") && need == have + 1 {
+                    // A v1 line past its first 15 bytes ends at its first LF: take what has
+                    // arrived up to there (peek, then read exactly that), not a byte per read.
+                    let mut ahead = [0u8; proxy_protocol::V1_MAX_LEN];
+                    let room = proxy_protocol::V1_MAX_LEN.saturating_sub(have).max(1);
+                    let n = io.peek(&mut ahead[..room]).await?;
+                    if n == 0 {
+                        return Err(io::ErrorKind::UnexpectedEof.into());
+                    }
+                    ahead[..n].iter().position(|b| *b == b'\n').map_or(n, |i| i + 1)
+                } else {
+                    need - have
+                };
+                buf.resize(have + want, 0);
                 read_exact(io, &mut buf[have..]).await?;
             }
             Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e)),

@@ -246,6 +246,10 @@ fn split_handoff(
             tracing::info!("authorization server: identities only from signed ingress assertions");
             Ok((None, Some(Arc::new(v))))
         }
+        (Component::All, _) if cfg.handoff_by_assertion() => {
+            tracing::warn!("ingress.handoff.mode = \"assertion\" applies to --component authorization; all-in-one hands off in-process");
+            Ok((None, None))
+        }
         _ => Ok((None, None)),
     }
 }

@@ -100,13 +100,17 @@ async fn spoofs_change_nothing(b: Backend) {
     let req = AuthRequest::new(SCOPE_SHARE);
     let prefix = encode_v2("127.0.0.2:5555".parse().unwrap(), s.addr);
     if let Some((status, location)) = raw_authorize(&s, DEVICE_UNBOUND, &prefix, &req).await {
-        assert!(location.is_none_or(|l| !l.as_str().contains("code=")), "a PROXY header from 127.0.0.3 identified: {status}");
+        assert!(
+            location.is_none_or(|l| !l.as_str().contains("code=")),
+            "a PROXY header from 127.0.0.3 identified: {status}"
+        );
     }
     s.stop().await;
 }
 
 async fn trusted_proxy_xff(b: Backend) {
-    let s = start_spec(Spec::new(b).tweak(|c| c.ingress.client_address.trusted_proxies.push("127.0.0.11".into()))).await;
+    let s =
+        start_spec(Spec::new(b).tweak(|c| c.ingress.client_address.trusted_proxies.push("127.0.0.11".into()))).await;
     // The dev default: 127.0.0.10 is a trusted proxy; its X-Forwarded-For names the device.
     assert_eq!(number_via(&s, PROXY, &[("X-Forwarded-For", "127.0.0.2")]).await, some(MSISDN_2));
     assert_eq!(number_via(&s, PROXY, &[("X-Forwarded-For", "127.0.0.1")]).await, some(MSISDN_1));
@@ -115,7 +119,10 @@ async fn trusted_proxy_xff(b: Backend) {
     // whatever the client wrote to its left.
     assert_eq!(number_via(&s, PROXY, &[("X-Forwarded-For", "127.0.0.1, 127.0.0.2, 127.0.0.11")]).await, some(MSISDN_2));
     assert_eq!(number_via(&s, PROXY, &[("X-Forwarded-For", "127.0.0.2, 127.0.0.3, 127.0.0.11")]).await, None);
-    assert_eq!(number_via(&s, PROXY_2, &[("X-Forwarded-For", "127.0.0.2"), ("X-Forwarded-For", "127.0.0.10")]).await, some(MSISDN_2));
+    assert_eq!(
+        number_via(&s, PROXY_2, &[("X-Forwarded-For", "127.0.0.2"), ("X-Forwarded-For", "127.0.0.10")]).await,
+        some(MSISDN_2)
+    );
     // Fail closed: no header, only trusted hops, obfuscated, malformed, oversized.
     let long = format!("{}127.0.0.2", "127.0.0.11, ".repeat(40));
     for h in [
@@ -131,7 +138,10 @@ async fn trusted_proxy_xff(b: Backend) {
         assert_eq!(number_via(&s, PROXY, &h).await, None, "{h:?}");
     }
     // Only the configured header (X-Forwarded-For) counts: a Forwarded beside it changes nothing.
-    assert_eq!(number_via(&s, PROXY, &[("Forwarded", "for=127.0.0.1"), ("X-Forwarded-For", "127.0.0.2")]).await, some(MSISDN_2));
+    assert_eq!(
+        number_via(&s, PROXY, &[("Forwarded", "for=127.0.0.1"), ("X-Forwarded-For", "127.0.0.2")]).await,
+        some(MSISDN_2)
+    );
     // Identity headers through a trusted proxy are stripped as from anyone.
     assert_eq!(number_via(&s, PROXY, &[("X-Forwarded-For", "127.0.0.3"), ("X-MSISDN", MSISDN_2)]).await, None);
     s.stop().await;
@@ -143,7 +153,10 @@ async fn forwarded_with_port(b: Backend) {
     assert_eq!(number_via(&s, PROXY, &[("Forwarded", "for=127.0.0.2;proto=https")]).await, some(MSISDN_2));
     // The port in `for` is the source port: a shared CGNAT address is found with it ...
     assert_eq!(number_via(&s, PROXY, &[("Forwarded", "for=\"127.0.0.40:40001\"")]).await, some(MSISDN_6));
-    assert_eq!(number_via(&s, PROXY, &[("forwarded", "for=\"127.0.0.40:40255\", for=127.0.0.10")]).await, some(MSISDN_6));
+    assert_eq!(
+        number_via(&s, PROXY, &[("forwarded", "for=\"127.0.0.40:40255\", for=127.0.0.10")]).await,
+        some(MSISDN_6)
+    );
     // ... and never without it, nor with a port outside the block.
     assert_eq!(number_via(&s, PROXY, &[("Forwarded", "for=127.0.0.40")]).await, None);
     assert_eq!(number_via(&s, PROXY, &[("Forwarded", "for=\"127.0.0.40:39999\"")]).await, None);
@@ -166,7 +179,12 @@ async fn forwarded_with_port(b: Backend) {
 
 /// Send `prefix` and then `GET /authorize` over one raw connection from `from`. `None` when the
 /// server closed the connection without an answer; else the status and `Location`.
-async fn raw_authorize(s: &TestServer, from: IpAddr, prefix: &[u8], req: &AuthRequest) -> Option<(u16, Option<url::Url>)> {
+async fn raw_authorize(
+    s: &TestServer,
+    from: IpAddr,
+    prefix: &[u8],
+    req: &AuthRequest,
+) -> Option<(u16, Option<url::Url>)> {
     let head = format!("GET /authorize?{} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", req.query(), s.addr);
     let raw = raw_exchange(from, s.addr, &[prefix, head.as_bytes()].concat()).await?;
     let text = String::from_utf8_lossy(&raw);
@@ -189,7 +207,9 @@ async fn raw_exchange(from: IpAddr, to: SocketAddr, bytes: &[u8]) -> Option<Vec<
         return None;
     }
     let mut out = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(10), io.read_to_end(&mut out)).await.expect("the server answers or closes");
+    let read = tokio::time::timeout(Duration::from_secs(10), io.read_to_end(&mut out))
+        .await
+        .expect("the server answers or closes");
     match read {
         Ok(_) if !out.is_empty() => Some(out),
         _ => None,
@@ -239,7 +259,16 @@ async fn proxy_protocol(b: Backend) {
     let mut local = numbat_network_ingress::proxy_protocol::V2_SIGNATURE.to_vec();
     local.extend([0x20, 0x00, 0, 0]);
     assert_eq!(via_lb(local.clone()).await, None);
-    let health = raw_exchange(LB, s.addr, &[local, b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec()].concat()).await;
+    // A relayed connection without an IP source (AF_UNSPEC): served, never identified.
+    let mut unspec = numbat_network_ingress::proxy_protocol::V2_SIGNATURE.to_vec();
+    unspec.extend([0x21, 0x00, 0, 0]);
+    assert_eq!(via_lb(unspec).await, None);
+    let health = raw_exchange(
+        LB,
+        s.addr,
+        &[local, b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec()].concat(),
+    )
+    .await;
     assert!(String::from_utf8_lossy(&health.expect("answer")).starts_with("HTTP/1.1 200"));
     // From the load balancer without a valid header: closed, never served as the balancer.
     let req = AuthRequest::new(SCOPE_SHARE);
@@ -285,7 +314,10 @@ async fn enrichment(b: Backend) {
     assert_eq!(number_via(&s, DEVICE_UNBOUND, &[("X-Operator-MSISDN", MSISDN_2)]).await, None);
     assert_eq!(number_via(&s, DEVICE_1, &[("X-Operator-MSISDN", MSISDN_2)]).await, some(MSISDN_1));
     assert_eq!(number_via(&s, PROXY, &[("X-Forwarded-For", "127.0.0.3"), ("X-Operator-MSISDN", MSISDN_2)]).await, None);
-    assert_eq!(number_via(&s, PROXY, &[("X-Forwarded-For", "127.0.0.30"), ("X-Operator-MSISDN", MSISDN_2)]).await, None);
+    assert_eq!(
+        number_via(&s, PROXY, &[("X-Forwarded-For", "127.0.0.30"), ("X-Operator-MSISDN", MSISDN_2)]).await,
+        None
+    );
     s.stop().await;
 }
 
@@ -320,7 +352,12 @@ async fn proxy_protocol_latency() {
     let cases: Vec<(&str, IpAddr, SocketAddr, Vec<u8>)> = vec![
         ("stock HttpServer, plain", DEVICE_1, stock_addr, get.clone()),
         ("numbat listener, plain", DEVICE_1, ours_addr, get.clone()),
-        ("numbat listener, PROXY v2", LB, ours_addr, [encode_v2("127.0.0.2:5555".parse().unwrap(), ours_addr), get.clone()].concat()),
+        (
+            "numbat listener, PROXY v2",
+            LB,
+            ours_addr,
+            [encode_v2("127.0.0.2:5555".parse().unwrap(), ours_addr), get.clone()].concat(),
+        ),
         ("numbat listener, PROXY v1", LB, ours_addr, [v1, get.clone()].concat()),
     ];
     const N: usize = 2000;

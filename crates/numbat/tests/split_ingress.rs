@@ -24,7 +24,8 @@ use std::time::{Duration, Instant};
 
 const IDENTITY_HEADER: &str = "X-Numbat-Identity";
 const TYP: &str = "numbat-identity+jwt";
-const ENTITLEMENT: &str = "/entitlement/v1?app=ap2009&operation=AcquireTemporaryToken&operation_targets=VerifyPhoneNumber";
+const ENTITLEMENT: &str =
+    "/entitlement/v1?app=ap2009&operation=AcquireTemporaryToken&operation_targets=VerifyPhoneNumber";
 
 /// An authorization server in assertion mode and an ingress proxying to `upstream` (the
 /// authorization server unless a test puts a spy there); the ingress signs for the AS's issuer.
@@ -45,13 +46,12 @@ async fn split_with_upstream(upstream: Option<String>) -> Split {
     .await;
     let issuer = authz.base.clone();
     let upstream = upstream.unwrap_or_else(|| authz.base.clone());
-    let ingress = start_spec(
-        Spec::new(Backend::Redis).component(Component::Ingress).namespace(ns.clone()).tweak(move |c| {
+    let ingress =
+        start_spec(Spec::new(Backend::Redis).component(Component::Ingress).namespace(ns.clone()).tweak(move |c| {
             c.server.issuer = issuer;
             c.ingress.handoff.upstream = upstream;
-        }),
-    )
-    .await;
+        }))
+        .await;
     Split { authz, ingress, ns }
 }
 
@@ -149,7 +149,10 @@ async fn spy() -> Spy {
                 let headers =
                     req.headers().iter().map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("?").to_owned())).collect();
                 record.lock().unwrap().push(Seen { target: req.uri().to_string(), headers });
-                HttpResponse::SeeOther().insert_header(("Location", SPY_LOCATION)).insert_header(("X-Upstream", "spy")).finish()
+                HttpResponse::SeeOther()
+                    .insert_header(("Location", SPY_LOCATION))
+                    .insert_header(("X-Upstream", "spy"))
+                    .finish()
             }
         }))
     })
@@ -232,7 +235,10 @@ async fn split_authorization_server_without_assertion_is_login_required() {
     let req = AuthRequest::new(SCOPE_VERIFY);
     // 127.0.0.1 is bound to +34600000001, yet the AS alone identifies nobody.
     assert_redirect_error(&s.authz, &s.authz.authorize(DEVICE_1, &req).await, &req, "login_required");
-    let o = s.authz.authorize_query(DEVICE_1, &req.query(), &[("X-MSISDN", MSISDN_1), ("X-Forwarded-For", "127.0.0.2")]).await;
+    let o = s
+        .authz
+        .authorize_query(DEVICE_1, &req.query(), &[("X-MSISDN", MSISDN_1), ("X-Forwarded-For", "127.0.0.2")])
+        .await;
     assert_redirect_error(&s.authz, &o, &req, "login_required");
     s.stop().await;
 }
@@ -260,8 +266,12 @@ async fn split_authorization_server_refuses_forged_expired_and_confused_assertio
         refused("HS256 keyed with the public key", |r| {
             let jwks = &Config::dev().ingress.handoff.trusted[0].jwks;
             let secret = jwks.as_ref().unwrap().as_str().unwrap().as_bytes().to_vec();
-            jsonwebtoken::encode(&header(Algorithm::HS256), &claims(a, &r.query(), MSISDN_1), &EncodingKey::from_secret(&secret))
-                .unwrap()
+            jsonwebtoken::encode(
+                &header(Algorithm::HS256),
+                &claims(a, &r.query(), MSISDN_1),
+                &EncodingKey::from_secret(&secret),
+            )
+            .unwrap()
         }),
         refused("expired", |r| {
             let mut c = claims(a, &r.query(), MSISDN_1);
@@ -332,7 +342,10 @@ async fn split_lifted_assertions_are_bound_single_use_and_short_lived() {
     assert_eq!(lifted.len(), 1, "exactly one assertion: {seen:?}");
     let lifted = lifted[0].to_owned();
     let p = payload(&lifted);
-    assert_eq!((p["iss"].as_str(), p["aud"].as_str(), p["amr"].clone()), (Some("dev-ingress"), Some(a.base.as_str()), json!(["nba"])));
+    assert_eq!(
+        (p["iss"].as_str(), p["aud"].as_str(), p["amr"].clone()),
+        (Some("dev-ingress"), Some(a.base.as_str()), json!(["nba"]))
+    );
     assert!(p["exp"].as_i64().unwrap() - p["iat"].as_i64().unwrap() <= 30);
 
     // Onto another request (another state, or another client's redirect): refused.
@@ -361,7 +374,10 @@ async fn split_client_identity_header_is_stripped_or_replaced_at_the_ingress() {
     // A validly signed assertion for exactly this request, sent by an unbound device.
     let req = AuthRequest::new(SCOPE_VERIFY);
     let forged = sign(&claims(a, &req.query(), MSISDN_2));
-    let o = s.ingress.authorize_query(DEVICE_UNBOUND, &req.query(), &[(IDENTITY_HEADER, &forged), ("X-MSISDN", MSISDN_2)]).await;
+    let o = s
+        .ingress
+        .authorize_query(DEVICE_UNBOUND, &req.query(), &[(IDENTITY_HEADER, &forged), ("X-MSISDN", MSISDN_2)])
+        .await;
     assert_redirect_error(a, &o, &req, "login_required");
     s.stop().await;
 
@@ -375,7 +391,12 @@ async fn split_client_identity_header_is_stripped_or_replaced_at_the_ingress() {
         .authorize_query(
             DEVICE_1,
             &req.query(),
-            &[(IDENTITY_HEADER, &forged), ("x-numbat-identity", "second"), ("X-MSISDN", MSISDN_2), ("X-Forwarded-For", "127.0.0.2")],
+            &[
+                (IDENTITY_HEADER, &forged),
+                ("x-numbat-identity", "second"),
+                ("X-MSISDN", MSISDN_2),
+                ("X-Forwarded-For", "127.0.0.2"),
+            ],
         )
         .await;
     let seen = spy.last();
@@ -402,8 +423,14 @@ async fn split_components_refuse_to_start_without_their_handoff_config() {
         Ok(_) => panic!("started"),
     };
     let ingress = |f: fn(&mut Config)| Spec::new(Backend::Redis).component(Component::Ingress).tweak(f);
-    assert_eq!(key_of(try_start(ingress(|c| c.ingress.handoff.upstream = String::new())).await), "ingress.handoff.upstream");
-    assert_eq!(key_of(try_start(ingress(|c| c.ingress.handoff.signing_key = String::new())).await), "ingress.handoff.signing_key");
+    assert_eq!(
+        key_of(try_start(ingress(|c| c.ingress.handoff.upstream = String::new())).await),
+        "ingress.handoff.upstream"
+    );
+    assert_eq!(
+        key_of(try_start(ingress(|c| c.ingress.handoff.signing_key = String::new())).await),
+        "ingress.handoff.signing_key"
+    );
     let authz = Spec::new(Backend::Redis).component(Component::Authorization).tweak(|c| {
         c.ingress.handoff.mode = "assertion".into();
         c.ingress.handoff.trusted.clear();
@@ -426,33 +453,58 @@ async fn split_ingress_answers_502_when_the_upstream_is_down() {
     s.stop().await;
 }
 
-fn median_us(mut v: Vec<Duration>) -> (u128, u128) {
+/// All-in-one: the hand-off stays in-process, and a client's `X-Numbat-Identity` (even one
+/// signed with the trusted dev ingress key, for exactly this request) is stripped unread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn all_in_one_ignores_identity_assertions_from_clients() {
+    let s = start(Backend::Memory).await;
+    let req = AuthRequest::new(SCOPE_VERIFY);
+    let forged = sign(&claims(&s, &req.query(), MSISDN_1));
+    let o = s.authorize_query(DEVICE_UNBOUND, &req.query(), &[(IDENTITY_HEADER, &forged)]).await;
+    assert_redirect_error(&s, &o, &req, "login_required");
+    // And the in-process identity of a bound device still works.
+    let req = AuthRequest::new(SCOPE_VERIFY);
+    assert_success_redirect(&s, &s.authorize(DEVICE_1, &req).await, &req);
+    s.stop().await;
+}
+
+fn percentiles_us(mut v: Vec<Duration>) -> (u128, u128) {
     v.sort();
     (v[v.len() / 2].as_micros(), v[v.len() * 9 / 10].as_micros())
 }
 
-/// Added latency of the proxy hop: `/authorize` (success) all-in-one vs through the split ingress,
-/// sequential, after a warm-up. Run with `--ignored --nocapture`.
+/// Added latency of the split hand-off: `/authorize` (success, Redis store) all-in-one; at the
+/// split authorization server directly with a pre-signed assertion (verification + jti write, no
+/// hop); and through the split ingress (hop + signing + verification). Sequential, after a
+/// warm-up. Run with `--ignored --nocapture`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "measurement, not a test"]
 async fn measure_split_ingress_added_latency() {
-    const N: usize = 400;
+    const N: usize = 1000;
+    const WARM: usize = 100;
     let allinone = start(Backend::Redis).await;
     let s = split().await;
-    for (name, server, issuer) in [("all-in-one", &allinone, &allinone), ("through ingress", &s.ingress, &s.authz)] {
-        let client = device(DEVICE_1);
+    let client = device(DEVICE_1);
+    for (name, server, issuer, presign) in [
+        ("all-in-one             ", &allinone, &allinone, false),
+        ("AS direct, assertion   ", &s.authz, &s.authz, true),
+        ("through split ingress  ", &s.ingress, &s.authz, false),
+    ] {
         let mut times = Vec::with_capacity(N);
-        for i in 0..N + 50 {
+        for i in 0..N + WARM {
             let req = AuthRequest::new(SCOPE_VERIFY);
+            let mut rb = client.get(format!("{}/authorize?{}", server.base, req.query()));
+            if presign {
+                rb = rb.header(IDENTITY_HEADER, sign(&claims(issuer, &req.query(), MSISDN_1)));
+            }
             let t0 = Instant::now();
-            let r = client.get(format!("{}/authorize?{}", server.base, req.query())).send().await.unwrap();
-            let o = read_outcome(r).await;
-            if i >= 50 {
+            let o = read_outcome(rb.send().await.unwrap()).await;
+            if i >= WARM {
                 times.push(t0.elapsed());
             }
             assert_success_redirect(issuer, &o, &req);
         }
-        let (p50, p90) = median_us(times);
+        let (p50, p90) = percentiles_us(times);
         println!("{name}: /authorize p50 {p50} µs, p90 {p90} µs (n = {N})");
     }
     allinone.stop().await;

@@ -66,17 +66,31 @@ impl Config {
                 if !is_field_name(&header) {
                     return Err(err(format!("{KEY}.enrichment_header"), "not an HTTP header name"));
                 }
-                if header == forwarding_header.name() || matches!(header.as_str(), "host" | "forwarded" | "x-forwarded-for") {
-                    return Err(err(format!("{KEY}.enrichment_header"), "a dedicated header, not Host or a forwarding header"));
+                if header == forwarding_header.name()
+                    || matches!(header.as_str(), "host" | "forwarded" | "x-forwarded-for")
+                {
+                    return Err(err(
+                        format!("{KEY}.enrichment_header"),
+                        "a dedicated header, not Host or a forwarding header",
+                    ));
                 }
                 Some(Enrichment { header, from })
             }
-            (true, false) => return Err(err(format!("{KEY}.enrichment_header"), "required when enrichment_from is set")),
+            (true, false) => {
+                return Err(err(format!("{KEY}.enrichment_header"), "required when enrichment_from is set"))
+            }
             (false, true) => {
-                return Err(err(format!("{KEY}.enrichment_from"), "at least one enrichment proxy block when enrichment_header is set"))
+                return Err(err(
+                    format!("{KEY}.enrichment_from"),
+                    "at least one enrichment proxy block when enrichment_header is set",
+                ))
             }
         };
-        Ok(ClientAddrConfig { trusted_proxies: cidrs(&s.trusted_proxies, "trusted_proxies")?, forwarding_header, enrichment })
+        Ok(ClientAddrConfig {
+            trusted_proxies: cidrs(&s.trusted_proxies, "trusted_proxies")?,
+            forwarding_header,
+            enrichment,
+        })
     }
 
     /// Load balancers that must speak the PROXY protocol, and how long they may take.

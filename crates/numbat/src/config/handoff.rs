@@ -114,7 +114,10 @@ impl Config {
             return Err(err(key("kid"), "at most 128 characters"));
         }
         if !(1..=MAX_ASSERTION_LIFETIME_S).contains(&h.lifetime_s) {
-            return Err(err(key("lifetime_s"), format!("1..={MAX_ASSERTION_LIFETIME_S} (short-lived, issue 6 item 5)")));
+            return Err(err(
+                key("lifetime_s"),
+                format!("1..={MAX_ASSERTION_LIFETIME_S} (short-lived, issue 6 item 5)"),
+            ));
         }
         if !(100..=60_000).contains(&h.timeout_ms) {
             return Err(err(key("timeout_ms"), "100..=60000"));
@@ -132,10 +135,14 @@ impl Config {
     fn handoff_upstream(&self) -> Result<reqwest::Url, ConfigError> {
         let raw = &self.ingress.handoff.upstream;
         if raw.is_empty() {
-            return Err(err(key("upstream"), "the authorization server to forward to is required for --component ingress"));
+            return Err(err(
+                key("upstream"),
+                "the authorization server to forward to is required for --component ingress",
+            ));
         }
         let u = reqwest::Url::parse(raw).map_err(|e| err(key("upstream"), e.to_string()))?;
-        let origin_only = matches!(u.path(), "" | "/") && u.query().is_none() && u.fragment().is_none() && u.username().is_empty();
+        let origin_only =
+            matches!(u.path(), "" | "/") && u.query().is_none() && u.fragment().is_none() && u.username().is_empty();
         if !origin_only || !matches!(u.scheme(), "http" | "https") {
             return Err(err(key("upstream"), "an http(s) origin: scheme://host[:port], no path, query or credentials"));
         }
@@ -155,13 +162,17 @@ impl Config {
     fn handoff_signing_key(&self) -> Result<SigningKey, ConfigError> {
         let h = &self.ingress.handoff;
         let (pem, name) = match (&h.signing_key_file, h.signing_key.is_empty()) {
-            (Some(f), true) => {
-                (std::fs::read_to_string(f).map_err(|e| err(key("signing_key_file"), e.to_string()))?, "signing_key_file")
-            }
+            (Some(f), true) => (
+                std::fs::read_to_string(f).map_err(|e| err(key("signing_key_file"), e.to_string()))?,
+                "signing_key_file",
+            ),
             (None, false) => (h.signing_key.clone(), "signing_key"),
             (Some(_), false) => return Err(err(key("signing_key"), "give signing_key or signing_key_file, not both")),
             (None, true) => {
-                return Err(err(key("signing_key"), "the ingress's private key (signing_key or signing_key_file) is required for --component ingress"))
+                return Err(err(
+                    key("signing_key"),
+                    "the ingress's private key (signing_key or signing_key_file) is required for --component ingress",
+                ))
             }
         };
         let kid = (!h.kid.is_empty()).then(|| h.kid.clone());
@@ -182,13 +193,17 @@ impl Config {
                 return Err(err(k("id"), "duplicate ingress id"));
             }
             let jwks = match (&t.jwks, &t.jwks_file) {
-                (Some(serde_json::Value::String(s)), None) => serde_json::from_str(s).map_err(|e| err(k("jwks"), e.to_string()))?,
+                (Some(serde_json::Value::String(s)), None) => {
+                    serde_json::from_str(s).map_err(|e| err(k("jwks"), e.to_string()))?
+                }
                 (Some(v), None) => v.clone(),
                 (None, Some(f)) => {
                     let s = std::fs::read_to_string(f).map_err(|e| err(k("jwks_file"), e.to_string()))?;
                     serde_json::from_str(&s).map_err(|e| err(k("jwks_file"), e.to_string()))?
                 }
-                (None, None) => return Err(err(k("jwks"), "the ingress's public keys (jwks or jwks_file) are required")),
+                (None, None) => {
+                    return Err(err(k("jwks"), "the ingress's public keys (jwks or jwks_file) are required"))
+                }
                 (Some(_), Some(_)) => return Err(err(k("jwks"), "give jwks or jwks_file, not both")),
             };
             let keys = KeySet::from_jwks_value(&jwks).map_err(|e| err(k("jwks"), e.to_string()))?;
@@ -203,7 +218,11 @@ impl Config {
     /// The split ingress's assertion signer (`--component ingress`), addressed to `server.issuer`.
     pub fn handoff_signer(&self) -> Result<HandoffSigner, ConfigError> {
         let h = &self.ingress.handoff;
-        let cfg = HandoffConfig { ingress_id: h.ingress_id.clone(), audience: self.server.issuer.clone(), lifetime_s: h.lifetime_s };
+        let cfg = HandoffConfig {
+            ingress_id: h.ingress_id.clone(),
+            audience: self.server.issuer.clone(),
+            lifetime_s: h.lifetime_s,
+        };
         HandoffSigner::new(cfg, self.handoff_signing_key()?).map_err(|e| err(key("signing_key"), e.to_string()))
     }
 
@@ -223,7 +242,11 @@ impl Config {
     }
 
     /// The verifier of a split authorization server (`mode = "assertion"`).
-    pub fn assertion_verifier(&self, store: SharedStore, clock: Arc<dyn Clock>) -> Result<AssertionVerifier, ConfigError> {
+    pub fn assertion_verifier(
+        &self,
+        store: SharedStore,
+        clock: Arc<dyn Clock>,
+    ) -> Result<AssertionVerifier, ConfigError> {
         let trusted = self.trusted_ingresses()?;
         if trusted.is_empty() {
             return Err(err(key("trusted"), "mode = \"assertion\" needs at least one trusted ingress {id, jwks}"));
@@ -265,9 +288,17 @@ mod tests {
         bad(|c| c.ingress.handoff.lifetime_s = 31, "ingress.handoff.lifetime_s");
         bad(|c| c.ingress.handoff.upstream = "http://10.0.0.1:8080".into(), "ingress.handoff.upstream");
         bad(|c| c.ingress.handoff.upstream = "https://as.internal/numbat".into(), "ingress.handoff.upstream");
-        bad(|c| c.ingress.handoff.signing_key = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----".into(), "ingress.handoff.signing_key");
+        bad(
+            |c| c.ingress.handoff.signing_key = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----".into(),
+            "ingress.handoff.signing_key",
+        );
         bad(|c| c.ingress.handoff.signing_key_file = Some("/nonexistent".into()), "ingress.handoff.signing_key");
-        bad(|c| c.ingress.handoff.trusted[0].jwks = Some(serde_json::json!({"keys": [{"kty": "oct", "k": "c2VjcmV0"}]})), "ingress.handoff.trusted[0].jwks");
+        bad(
+            |c| {
+                c.ingress.handoff.trusted[0].jwks = Some(serde_json::json!({"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}))
+            },
+            "ingress.handoff.trusted[0].jwks",
+        );
         bad(|c| c.ingress.handoff.trusted.push(c.ingress.handoff.trusted[0].clone()), "ingress.handoff.trusted[1].id");
         let mut c = Config::dev();
         c.ingress.handoff.upstream = "https://as.internal:8443".into();
