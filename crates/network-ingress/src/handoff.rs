@@ -1,7 +1,7 @@
 //! The ingress side of the split deployment (issue 6 item 5): turn this ingress's verdict on a
 //! request into a short-lived, single-use identity assertion signed with the ingress's own key
 //! and addressed to the authorization server. Pure: no I/O, no HTTP (the reverse proxy in
-//! [`crate::http_proxy`] calls it). The contract is `numbat_core::handoff`.
+//! [`crate::http::proxy`] calls it). The contract is `numbat_core::handoff`.
 
 use numbat_core::handoff::{AssertionClaims, HandoffOutcome, ASSERTION_TYP, MAX_ASSERTION_LIFETIME_S};
 use numbat_core::IdentityOutcome;

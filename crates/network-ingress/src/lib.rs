@@ -6,11 +6,11 @@
 //! - [`Ingress`]: resolves a request's source address to an [`IdentityOutcome`], failing closed.
 //! - [`http`]: the actix adapter: strips client-supplied identity headers and hands the outcome to
 //!   the authorization server in-process, as a typed request extension nobody outside can set.
-//! - [`handoff`], [`http_proxy`]: the split deployment (issue 6 item 5): a reverse proxy in front
+//! - [`handoff`], [`http::proxy`]: the split deployment (issue 6 item 5): a reverse proxy in front
 //!   of the authorization server that hands the outcome on as a signed, single-use assertion.
 //! - [`radius`]: RADIUS accounting (RFC 2866) from the packet gateways, the live source of
 //!   bindings.
-//! - [`provisioning`], [`http_admin`]: the admin API that upserts, bulk-imports, looks up and
+//! - [`provisioning`], [`http::admin`]: the admin API that upserts, bulk-imports, looks up and
 //!   deletes bindings (issue 6 item 3).
 
 pub mod bindings;
@@ -18,8 +18,6 @@ pub mod cidr;
 pub mod client_addr;
 pub mod handoff;
 pub mod http;
-pub mod http_admin;
-pub mod http_proxy;
 pub mod provisioning;
 pub mod proxy_protocol;
 pub mod radius;

@@ -1,7 +1,7 @@
 //! Provisioning of bindings (issue 6 item 3): the record an operator imports (one JSON object
 //! per NDJSON line, or a CSV row under a header with the same column names), its validation into
 //! a binding, and the [`Provisioner`] behind the admin API. No actix here (design.md): the HTTP
-//! adapter is [`crate::http_admin`], which maps [`ProvisioningError`] to the wire in one place.
+//! adapter is [`crate::http::admin`], which maps [`ProvisioningError`] to the wire in one place.
 //!
 //! Decisions (issue 6 item 3):
 //! - **All or nothing per batch.** Every line is validated before anything is written; one bad

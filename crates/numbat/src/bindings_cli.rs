@@ -1,5 +1,5 @@
 //! `numbat bindings import|lookup|delete|generate` (issue 6 item 3): a client of a running
-//! server's admin API (`/admin/bindings`, see `numbat_network_ingress::http_admin`).
+//! server's admin API (`/admin/bindings`, see `numbat_network_ingress::http::admin`).
 //!
 //! `import` checks the whole file locally first (the same validation the server runs, including
 //! duplicates and overlapping port blocks across the whole file), so a bad line refuses the file

@@ -12,7 +12,7 @@ use numbat_core::{Clock, Msisdn, SystemClock};
 use numbat_jose::{Alg, JwksCache, KeyRing};
 use numbat_authorization_server::identity_assertion::AssertionVerifier;
 use numbat_network_ingress::bindings::{Binding, Bindings, Source};
-use numbat_network_ingress::http_proxy::Proxy;
+use numbat_network_ingress::http::proxy::Proxy;
 use numbat_network_ingress::provisioning::Provisioner;
 use numbat_network_ingress::radius::{Accounting, AccountingConfig, RadiusListener};
 use numbat_network_ingress::{http as ingress_http, Ingress, IngressConfig, DEFAULT_STRIPPED_HEADERS};
@@ -332,7 +332,7 @@ pub async fn start(cfg: Config, opts: Options) -> Result<Running, StartError> {
                 numbat_resource_server::http::configure(c, r);
             }
             if let Some(p) = provisioner {
-                numbat_network_ingress::http_admin::configure(c, p);
+                numbat_network_ingress::http::admin::configure(c, p);
             }
             c.route("/health", web::get().to(|| async { HttpResponse::Ok().json(serde_json::json!({"status": "ok"})) }));
             c.route(
@@ -351,7 +351,7 @@ pub async fn start(cfg: Config, opts: Options) -> Result<Running, StartError> {
                 c.route("/metrics", web::get().to(metrics::metrics_endpoint));
             }
             if let Some(p) = proxy {
-                numbat_network_ingress::http_proxy::configure(c, p);
+                numbat_network_ingress::http::proxy::configure(c, p);
             }
         })
     };

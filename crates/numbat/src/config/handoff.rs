@@ -9,7 +9,7 @@ use numbat_core::handoff::MAX_ASSERTION_LIFETIME_S;
 use numbat_core::Clock;
 use numbat_jose::{Alg, KeySet, SigningKey};
 use numbat_network_ingress::handoff::{HandoffConfig, HandoffSigner};
-use numbat_network_ingress::http_proxy::ProxyConfig;
+use numbat_network_ingress::http::proxy::ProxyConfig;
 use numbat_store::SharedStore;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;

@@ -91,6 +91,8 @@ pub async fn ingress_layer(
     next.call(req).await
 }
 
+pub mod admin;
+pub mod proxy;
+
 #[cfg(test)]
-#[path = "http_tests.rs"]
 mod tests;
