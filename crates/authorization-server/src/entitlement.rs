@@ -6,7 +6,6 @@ use crate::params::Params;
 use crate::ts43::{iso8601_utc, EntitlementError, TemporaryToken};
 use crate::AuthorizationServer;
 use numbat_core::{IdentityOutcome, Msisdn};
-use subtle::ConstantTimeEq;
 
 impl AuthorizationServer {
     /// `GET /entitlement/v1?app=…&operation=AcquireTemporaryToken&operation_targets=…`.
@@ -50,8 +49,6 @@ impl AuthorizationServer {
 
     /// Constant-time comparison of SHA-256 digests (lengths never leak either).
     pub(crate) fn admin_token_ok(&self, presented: Option<&str>) -> bool {
-        let (Some(expected), Some(given)) = (&self.admin_token_digest, presented) else { return false };
-        let d = ring::digest::digest(&ring::digest::SHA256, given.as_bytes());
-        d.as_ref().ct_eq(expected.as_slice()).into()
+        self.admin_token.verify(presented)
     }
 }

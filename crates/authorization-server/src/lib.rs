@@ -91,7 +91,7 @@ pub struct AuthorizationServer {
     /// The test-only CIBA approval endpoint (issue 5 item 5), enabled only by configuration.
     pub(crate) ciba_test_approval: bool,
     /// SHA-256 of the admin token; `None` disables the admin APIs.
-    pub(crate) admin_token_digest: Option<Vec<u8>>,
+    pub(crate) admin_token: numbat_core::AdminToken,
     metadata: Vec<u8>,
     /// Secret for values derived from codes (the access-token `jti`), so a replayed code can
     /// revoke what it produced without storing anything more on the happy path.
@@ -120,7 +120,7 @@ impl AuthorizationServer {
             operator_tokens,
             ts43_tokens: ts43::StoreOperatorTokens::new(store.clone()),
             ts43_cfg: ts43::Ts43Config::default(),
-            admin_token_digest: None,
+            admin_token: numbat_core::AdminToken::default(),
             ciba_cfg: ciba::CibaConfig::default(),
             ciba_channel: Arc::new(ciba::LogChannel),
             address_resolver: None,
@@ -153,8 +153,7 @@ impl AuthorizationServer {
 
     /// Enable the admin APIs with this bearer token (kept only as a SHA-256 digest).
     pub fn with_admin_token(mut self, token: &str) -> Self {
-        self.admin_token_digest =
-            (!token.is_empty()).then(|| ring::digest::digest(&ring::digest::SHA256, token.as_bytes()).as_ref().to_vec());
+        self.admin_token = numbat_core::AdminToken::new(token);
         self
     }
 

@@ -8,6 +8,7 @@
 //! - [`Client`]: a registered API consumer's metadata.
 //! - [`Clock`]: the time source every rule with a time window reads.
 
+pub mod admin;
 pub mod client;
 pub mod clock;
 pub mod dpv;
@@ -17,6 +18,7 @@ pub mod msisdn;
 pub mod scope;
 pub mod token;
 
+pub use admin::{bearer_token, AdminToken};
 pub use client::{Client, GrantType};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use identity::{Amr, Identity, IdentityOutcome};

@@ -19,7 +19,7 @@
 //!   record also leaves the store when its validity window ends.
 
 use crate::bindings::{Binding, BindingAddr, Bindings, Source};
-use numbat_core::{Clock, Msisdn};
+use numbat_core::{AdminToken, Clock, Msisdn};
 use numbat_store::StoreError;
 use serde::{Deserialize, Serialize};
 use std::collections::hash_map::Entry;
@@ -27,7 +27,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use subtle::ConstantTimeEq;
 
 /// Lifetime of a provisioned binding without `ttl_s`: 30 days.
 pub const DEFAULT_TTL_S: u64 = 30 * 24 * 3600;
@@ -638,8 +637,8 @@ pub struct Provisioner {
     bindings: Bindings,
     default_domain: String,
     clock: Arc<dyn Clock>,
-    /// SHA-256 of the admin token; `None` disables the API.
-    admin_digest: Option<Vec<u8>>,
+    /// The admin token (a digest); unset disables the API.
+    admin: AdminToken,
 }
 
 impl Provisioner {
@@ -649,20 +648,18 @@ impl Provisioner {
         clock: Arc<dyn Clock>,
         admin_token: &str,
     ) -> Self {
-        let admin_digest = (!admin_token.is_empty())
-            .then(|| ring::digest::digest(&ring::digest::SHA256, admin_token.as_bytes()).as_ref().to_vec());
-        Provisioner { bindings, default_domain: default_domain.into(), clock, admin_digest }
+        Provisioner { bindings, default_domain: default_domain.into(), clock, admin: AdminToken::new(admin_token) }
     }
 
     /// Constant-time comparison of SHA-256 digests, so neither content nor length leaks.
     pub fn authenticate(&self, bearer: Option<&str>) -> Result<(), ProvisioningError> {
-        let Some(expected) = &self.admin_digest else { return Err(ProvisioningError::Disabled) };
-        let Some(given) = bearer else { return Err(ProvisioningError::Unauthorized { presented: false }) };
-        let d = ring::digest::digest(&ring::digest::SHA256, given.as_bytes());
-        if bool::from(d.as_ref().ct_eq(expected.as_slice())) {
-            Ok(())
-        } else {
-            Err(ProvisioningError::Unauthorized { presented: true })
+        if !self.admin.enabled() {
+            return Err(ProvisioningError::Disabled);
+        }
+        match bearer {
+            None => Err(ProvisioningError::Unauthorized { presented: false }),
+            Some(_) if self.admin.verify(bearer) => Ok(()),
+            Some(_) => Err(ProvisioningError::Unauthorized { presented: true }),
         }
     }
 

@@ -203,12 +203,7 @@ async fn userinfo(s: web::Data<AuthorizationServer>, req: HttpRequest) -> HttpRe
 }
 
 fn bearer(req: &HttpRequest) -> Option<&str> {
-    req.headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim())
+    req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(numbat_core::bearer_token)
 }
 
 /// TS.43 `AcquireTemporaryToken` for the device the ingress identified.
