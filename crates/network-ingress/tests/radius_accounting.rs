@@ -9,82 +9,20 @@ use numbat_network_ingress::radius::packet::{
 };
 use numbat_network_ingress::radius::{Accounting, AccountingConfig, Disposition, Dropped, Ignored, RadiusClient};
 use numbat_network_ingress::{Ingress, IngressConfig};
-use numbat_store::{MemoryStore, RateDecision, SharedStore, Store, StoreError};
+use numbat_store::testing::OutageStore;
+use numbat_store::SharedStore;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 const SECRET: &[u8] = b"testing123";
 const DOMAIN: &str = "default";
 
-/// A store that fails every call while `down` is set.
-struct Flaky {
-    inner: MemoryStore,
-    down: AtomicBool,
-}
-
-impl Flaky {
-    fn check(&self) -> Result<(), StoreError> {
-        if self.down.load(Ordering::SeqCst) {
-            Err(StoreError::Unavailable("test outage".into()))
-        } else {
-            Ok(())
-        }
-    }
-}
-
-#[async_trait::async_trait]
-impl Store for Flaky {
-    async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
-        self.check()?;
-        self.inner.put(key, value, ttl).await
-    }
-    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.check()?;
-        self.inner.get(key).await
-    }
-    async fn delete(&self, key: &str) -> Result<bool, StoreError> {
-        self.check()?;
-        self.inner.delete(key).await
-    }
-    async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.check()?;
-        self.inner.take(key).await
-    }
-    async fn put_if_absent(&self, key: &str, value: &[u8], ttl: Duration) -> Result<bool, StoreError> {
-        self.check()?;
-        self.inner.put_if_absent(key, value, ttl).await
-    }
-    async fn delete_if(&self, key: &str, expected: &[u8]) -> Result<bool, StoreError> {
-        self.check()?;
-        self.inner.delete_if(key, expected).await
-    }
-    async fn rate_limit(&self, key: &str, limit: u64, window: Duration) -> Result<RateDecision, StoreError> {
-        self.check()?;
-        self.inner.rate_limit(key, limit, window).await
-    }
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.check()
-    }
-    async fn range_put(&self, key: &str, lo: u32, hi: u32, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
-        self.check()?;
-        self.inner.range_put(key, lo, hi, value, ttl).await
-    }
-    async fn range_find(&self, key: &str, at: u32) -> Result<Option<numbat_store::RangeEntry>, StoreError> {
-        self.check()?;
-        self.inner.range_find(key, at).await
-    }
-    async fn range_delete(&self, key: &str, lo: u32, hi: u32, expected: Option<&[u8]>) -> Result<bool, StoreError> {
-        self.check()?;
-        self.inner.range_delete(key, lo, hi, expected).await
-    }
-}
-
 struct Rig {
     acct: Accounting,
     bindings: Bindings,
-    flaky: Arc<Flaky>,
+    flaky: Arc<OutageStore>,
     clock: Arc<ManualClock>,
     next_id: std::sync::atomic::AtomicU8,
 }
@@ -94,7 +32,7 @@ fn gw(last: u8) -> SocketAddr {
 }
 
 fn rig() -> Rig {
-    let flaky = Arc::new(Flaky { inner: MemoryStore::new(), down: AtomicBool::new(false) });
+    let flaky = Arc::new(OutageStore::new());
     let store: SharedStore = flaky.clone();
     let clock = Arc::new(ManualClock::default());
     let cfg = AccountingConfig {
@@ -344,16 +282,16 @@ async fn retransmissions_are_answered_from_the_cache_without_reapplying() {
 async fn no_response_while_the_store_fails_and_the_retransmission_applies() {
     let r = rig();
     let start = r.packet(&session(START, "10.20.0.1", "34600000005", "s1", "10.9.0.1"));
-    r.flaky.down.store(true, Ordering::SeqCst);
+    r.flaky.set_down(true);
     let h = r.acct.handle(gw(1), &start).await;
     assert_eq!((h.response, h.disposition), (None, Disposition::Dropped(Dropped::StoreError)));
-    r.flaky.down.store(false, Ordering::SeqCst);
+    r.flaky.set_down(false);
     let h = r.acct.handle(gw(1), &start).await;
     assert_eq!(h.disposition, Disposition::Applied, "the gateway's retransmission is applied");
     assert!(h.response.is_some());
     assert_eq!(r.msisdn_at("10.20.0.1").await, Some(m("+34600000005")));
     // A failing lookup fails closed for the ingress.
-    r.flaky.down.store(true, Ordering::SeqCst);
+    r.flaky.set_down(true);
     assert!(r.bindings.lookup(DOMAIN, ip("10.20.0.1"), None, r.clock.now()).await.is_err());
 }
 

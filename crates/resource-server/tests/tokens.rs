@@ -6,11 +6,10 @@ mod common;
 use common::*;
 use numbat_core::ACCESS_TOKEN_TYP;
 use numbat_jose::{b64_encode, Alg, SigningKey};
-use numbat_store::{MemoryStore, RateDecision, SharedStore, Store, StoreError};
+use numbat_store::testing::OutageStore;
+use numbat_store::{MemoryStore, SharedStore};
 use serde_json::json;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 const INVALID_TOKEN: &str = "Bearer error=\"invalid_token\"";
 
@@ -249,78 +248,27 @@ async fn nvx_20_dpop_bound_token_as_bearer() {
 
 // ------------------------------------------------------------------ store outage → 503
 
-/// A store in front of a `MemoryStore` that can be switched off: an outage of the dependency.
-struct FlakyStore {
-    inner: MemoryStore,
-    down: AtomicBool,
-}
-
-impl FlakyStore {
-    fn check(&self) -> Result<(), StoreError> {
-        if self.down.load(Ordering::SeqCst) {
-            Err(StoreError::Unavailable("connection refused (test outage)".into()))
-        } else {
-            Ok(())
-        }
-    }
-}
-
-#[async_trait::async_trait]
-impl Store for FlakyStore {
-    async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
-        self.check()?;
-        self.inner.put(key, value, ttl).await
-    }
-    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.check()?;
-        self.inner.get(key).await
-    }
-    async fn delete(&self, key: &str) -> Result<bool, StoreError> {
-        self.check()?;
-        self.inner.delete(key).await
-    }
-    async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.check()?;
-        self.inner.take(key).await
-    }
-    async fn put_if_absent(&self, key: &str, value: &[u8], ttl: Duration) -> Result<bool, StoreError> {
-        self.check()?;
-        self.inner.put_if_absent(key, value, ttl).await
-    }
-    async fn delete_if(&self, key: &str, expected: &[u8]) -> Result<bool, StoreError> {
-        self.check()?;
-        self.inner.delete_if(key, expected).await
-    }
-    async fn rate_limit(&self, key: &str, limit: u64, window: Duration) -> Result<RateDecision, StoreError> {
-        self.check()?;
-        self.inner.rate_limit(key, limit, window).await
-    }
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.check()
-    }
-}
-
 #[tokio::test]
 async fn store_down_is_503_unavailable_and_spends_nothing() {
-    let flaky = Arc::new(FlakyStore { inner: MemoryStore::new(), down: AtomicBool::new(false) });
+    let flaky = Arc::new(OutageStore::new());
     let rs = start_with(flaky.clone()).await;
     let t = rs.mint(&Tok::verify()).await;
     let warm = rs.mint(&Tok::share()).await;
 
     // Keys never fetched yet and the store is down: the JWKS cannot be read.
-    flaky.down.store(true, Ordering::SeqCst);
+    flaky.set_down(true);
     let (h, _) = expect_error(rs.verify_number(&t, MSISDN).await, 503, "UNAVAILABLE").await;
     assert_eq!(correlator_of(&h), CORRELATOR);
     assert!(www_authenticate(&h).is_none());
 
     // Keys cached, the token record cannot be taken.
-    flaky.down.store(false, Ordering::SeqCst);
+    flaky.set_down(false);
     expect_ok(rs.share(&warm).await).await;
-    flaky.down.store(true, Ordering::SeqCst);
+    flaky.set_down(true);
     expect_error(rs.verify_number(&t, MSISDN).await, 503, "UNAVAILABLE").await;
     expect_error(rs.share(&t).await, 503, "UNAVAILABLE").await;
 
     // Back up: the token was never spent by the outage.
-    flaky.down.store(false, Ordering::SeqCst);
+    flaky.set_down(false);
     expect_verified(rs.verify_number(&t, MSISDN).await, true).await;
 }

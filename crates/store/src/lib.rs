@@ -11,6 +11,7 @@ use std::time::Duration;
 
 pub mod contract;
 pub mod keys;
+pub mod testing;
 mod memory;
 mod redis_backend;
 
