@@ -52,6 +52,10 @@ impl AuthorizationServer {
         }
         let client_id = p.get("client_id").ok_or_else(|| page(ErrorCode::InvalidRequest, "client_id missing"))?;
         let client = self.registry.get(client_id).ok_or_else(|| page(ErrorCode::InvalidClient, "unknown client"))?;
+        // RFC 9126 §4: a pushed request (PAR) counts alone, with client_id (par.rs).
+        if p.get("request_uri").is_some_and(crate::par::is_pushed_request_uri) {
+            return self.authorize_pushed(&client, p, identity).await;
+        }
         let redirect_uri =
             p.get("redirect_uri").ok_or_else(|| page(ErrorCode::InvalidRequest, "redirect_uri missing"))?;
         if !client.client.has_redirect_uri(redirect_uri) {
@@ -86,7 +90,7 @@ impl AuthorizationServer {
     }
 
     /// Everything after the client and its redirect URI are verified.
-    async fn authorize_checked(
+    pub(crate) async fn authorize_checked(
         &self,
         client: &RegisteredClient,
         redirect_uri: &str,
@@ -172,8 +176,21 @@ impl AuthorizationServer {
             }
         };
 
-        let now = self.clock.now();
-        let code = self.random_token();
+        // P-20, P-22, E-AZ-06, OIDC Core §11: the consent step. Number Verification never
+        // interacts (implied prompt=none); other requests get the consent page unless prompt=none.
+        let prompts: Vec<&str> = p.get("prompt").map(|v| v.split(' ').collect()).unwrap_or_default();
+        let nv = scope.has_number_verification();
+        let interactive = !nv && !prompts.contains(&"none");
+        let gate = self
+            .consent_gate(&client.client.client_id, &identity.msisdn, scope, interactive, prompts.contains(&"consent"))
+            .await
+            .map_err(|e| redirect(e.into()))?;
+        let (scope, ask) = match gate {
+            crate::consent::Gate::Proceed(s) => (s, false),
+            crate::consent::Gate::Ask(s) => (s, true),
+            crate::consent::Gate::Refuse(e) => return Err(redirect(e)),
+        };
+
         let rec = CodeRecord {
             v: CodeRecord::VERSION,
             client_id: client.client.client_id.clone(),
@@ -184,19 +201,26 @@ impl AuthorizationServer {
             msisdn: identity.msisdn,
             amr: identity.amr,
             auth_time: identity.authenticated_at,
-            exp: now + self.cfg.code_ttl_s,
+            exp: 0, // set when the code is minted
         };
-        self.store
-            .put(&keys::auth_code(&code), &rec.encode(), Duration::from_secs(self.cfg.code_ttl_s as u64))
-            .await
-            .map_err(|e| redirect(e.into()))?;
+        if ask {
+            let prompt = self.pending_consent(rec, state).await.map_err(|e| redirect(e.into()))?;
+            return Err(AuthorizeError::Consent(Box::new(prompt)));
+        }
+        self.mint_code(rec, state).await.map_err(|e| redirect(e.into()))
+    }
 
+    /// Store the code record (≤ 60 s, design.md step 1) and build the success redirect.
+    pub(crate) async fn mint_code(&self, mut rec: CodeRecord, state: Option<&str>) -> Result<AuthorizeRedirect, numbat_store::StoreError> {
+        let code = self.random_token();
+        rec.exp = self.clock.now() + self.cfg.code_ttl_s;
+        self.store.put(&keys::auth_code(&code), &rec.encode(), Duration::from_secs(self.cfg.code_ttl_s as u64)).await?;
         let mut pairs: Vec<(&str, &str)> = vec![("code", &code)];
         if let Some(s) = state {
             pairs.push(("state", s));
         }
         pairs.push(("iss", &self.cfg.issuer));
-        Ok(AuthorizeRedirect { location: redirect_with(redirect_uri, &pairs) })
+        Ok(AuthorizeRedirect { location: redirect_with(&rec.redirect_uri, &pairs) })
     }
 
     /// Scope and purpose rules (P-74..P-81, NVR-03).
@@ -208,9 +232,13 @@ impl AuthorizationServer {
         if !has_openid && (p.get("claims").is_some() || OIDC_CLAIM_SCOPES.iter().any(|s| requested.contains(s))) {
             return Err(invalid_request("OIDC claims requested without the openid scope (P-76)"));
         }
-        // NVR-03: offline_access beside a Number Verification scope is ignored; numbat issues no
-        // refresh tokens in this flow yet, so it is ignored everywhere.
-        let mut kept: Vec<&str> = requested.iter().filter(|s| *s != OFFLINE_ACCESS).collect();
+        // P-53..P-55, P-58, NVR-03: offline_access stays only where a refresh token may follow
+        // (a client allowed the refresh grant and the scope, no Number Verification scope); it
+        // is ignored otherwise (OIDC Core §11). Whether it is honoured needs consent (consent.rs).
+        let offline_ok = !requested.has_number_verification()
+            && client.allows_grant(GrantType::RefreshToken)
+            && client.allows_scope(OFFLINE_ACCESS);
+        let mut kept: Vec<&str> = requested.iter().filter(|s| *s != OFFLINE_ACCESS || offline_ok).collect();
         if let Some(dp) = client.default_purpose.as_deref() {
             if requested.purpose_values().next().is_none() {
                 kept.push(dp);

@@ -151,7 +151,12 @@ impl AuthorizationServer {
         let now = self.clock.now();
         let (msisdn, amr) = self.resolve_hint(hint, &client, &scope, now).await?;
 
-        let needs_consent = self.ciba_cfg.consent_purposes.iter().any(|c| c == purpose.as_str());
+        // P-45, P-47: a decision on the authentication device where the purpose asks for one
+        // (`ciba.consent_purposes`), where its legal basis is consent and none covering the
+        // request is on record, or for offline access not yet consented to (P-54). Otherwise
+        // the first poll returns the tokens.
+        let needs_consent = self.ciba_cfg.consent_purposes.iter().any(|c| c == purpose.as_str())
+            || self.consent_need(&client.client.client_id, &msisdn, &scope).await? != crate::consent::ConsentNeed::Satisfied;
         let auth_req_id = self.random_token();
         let rec = CibaRecord {
             v: 1,
@@ -215,7 +220,7 @@ impl AuthorizationServer {
     /// CIBA §7.1.1 signed request: every parameter from the object.
     async fn ciba_request_object(&self, jwt: &str, client: &RegisteredClient) -> Result<Params, TokenError> {
         let bad = |d: &str| err(ErrorCode::InvalidRequestObject, d.to_owned());
-        let v = numbat_jose::verify(jwt, &client.keys, &client.auth_algs).map_err(|_| bad("request signature is invalid"))?;
+        let v = self.registry.verify_jwt(client, jwt).await.map_err(|_| bad("request signature is invalid"))?;
         let claims: serde_json::Map<String, serde_json::Value> =
             serde_json::from_slice(&v.payload).map_err(|_| bad("request is not a JSON object"))?;
         let client_id = client.client.client_id.as_str();
@@ -268,6 +273,12 @@ impl AuthorizationServer {
             return Ok(false);
         }
         self.store.put(&key, &new, Duration::from_secs((rec.exp - now + 60).max(1) as u64)).await?;
+        // The approval is the consent captured in-band (P-45): record it where consent counts.
+        let counts = rec.scope.contains(crate::consent::OFFLINE_ACCESS)
+            || rec.scope.single_purpose().is_ok_and(|p| self.legal_basis(p.as_str()) == crate::consent::LegalBasis::Consent);
+        if allow && counts {
+            self.record_consent(&rec.client_id, &rec.msisdn, &rec.scope).await?;
+        }
         Ok(true)
     }
 

@@ -2,7 +2,7 @@
 
 use crate::error::{invalid_client, invalid_request, TokenError};
 use crate::params::Params;
-use crate::registry::RegisteredClient;
+use crate::registry::{AuthMethod, RegisteredClient};
 use crate::{AuthorizationServer, MAX_LIFETIME_S};
 use numbat_store::keys;
 use serde::Deserialize;
@@ -50,8 +50,13 @@ fn peek_claims(token: &str) -> Option<AssertionClaims> {
 }
 
 impl AuthorizationServer {
-    /// Authenticate the client of a token-endpoint (or, later, backchannel) request.
-    /// `endpoint` is the URL the request was sent to (accepted as `aud`, P-90).
+    /// Authenticate the client of a token-endpoint (or backchannel, introspection, revocation)
+    /// request. `endpoint` is the URL the request was sent to (accepted as `aud`, P-90).
+    ///
+    /// Exactly one method per request (RFC 6749 §2.3), and only the one the client is registered
+    /// for: `private_key_jwt` (P-88), or `client_secret_basic`/`client_secret_post` for clients an
+    /// operator configured so. Any failure is `invalid_client`, with `WWW-Authenticate` when the
+    /// client tried HTTP authentication (P-91, RFC 6749 §5.2).
     pub async fn authenticate_client(
         &self,
         p: &Params,
@@ -59,9 +64,26 @@ impl AuthorizationServer {
         endpoint: &str,
     ) -> Result<Arc<RegisteredClient>, TokenError> {
         let fail = |d: &str, http_auth: bool| TokenError { error: invalid_client(d), http_auth };
-        if authorization_header.is_some() {
-            // HTTP Basic is offered only with client secrets, which no client here uses (P-88).
-            return Err(fail("client authentication must use private_key_jwt", true));
+        let form_secret = p.get("client_secret");
+        let assertion_sent = p.get("client_assertion").is_some() || p.get("client_assertion_type").is_some();
+        if let Some(h) = authorization_header {
+            if assertion_sent || form_secret.is_some() {
+                return Err(fail("use exactly one client authentication method", true));
+            }
+            let Some((id, secret)) = parse_basic(h) else {
+                return Err(fail("client authentication must use private_key_jwt (P-88)", true));
+            };
+            if p.get("client_id").is_some_and(|cid| cid != id) {
+                return Err(fail("client_id does not match the HTTP Basic credentials", true));
+            }
+            return self.authenticate_secret(&id, secret, AuthMethod::ClientSecretBasic).await.map_err(|d| fail(d, true));
+        }
+        if let Some(secret) = form_secret {
+            if assertion_sent {
+                return Err(fail("use exactly one client authentication method", false));
+            }
+            let id = p.get("client_id").ok_or_else(|| fail("client_id is required with client_secret", false))?;
+            return self.authenticate_secret(id, secret.to_owned(), AuthMethod::ClientSecretPost).await.map_err(|d| fail(d, false));
         }
         let (Some(assertion), assertion_type) = (p.get("client_assertion"), p.get("client_assertion_type")) else {
             return Err(fail("client authentication required (private_key_jwt)", false));
@@ -77,8 +99,11 @@ impl AuthorizationServer {
             }
         }
         let client = self.registry.get(client_id).ok_or_else(|| fail("unknown client", false))?;
+        if client.auth_method != AuthMethod::PrivateKeyJwt {
+            return Err(fail("the client is not registered for private_key_jwt", false));
+        }
 
-        let verified = numbat_jose::verify(assertion, &client.keys, &client.auth_algs).map_err(|e| {
+        let verified = self.registry.verify_jwt(&client, assertion).await.map_err(|e| {
             tracing::debug!(client_id, error = %e, "client assertion rejected");
             fail("client_assertion signature is invalid", false)
         })?;
@@ -97,6 +122,29 @@ impl AuthorizationServer {
             .await?;
         if !fresh {
             return Err(fail("client_assertion jti was already used", false));
+        }
+        Ok(client)
+    }
+
+    /// `client_secret_basic` / `client_secret_post`: only for a client registered for exactly
+    /// this method; the secret is checked against its argon2 hash off the async workers.
+    async fn authenticate_secret(
+        &self,
+        client_id: &str,
+        secret: String,
+        method: AuthMethod,
+    ) -> Result<Arc<RegisteredClient>, &'static str> {
+        let client = self.registry.get(client_id).ok_or("unknown client")?;
+        if client.auth_method != method {
+            return Err(match client.auth_method {
+                AuthMethod::PrivateKeyJwt => "client authentication must use private_key_jwt (P-88)",
+                _ => "the client is not registered for this authentication method",
+            });
+        }
+        let phc = client.client.client_secret_hash.clone().ok_or("the client has no secret")?;
+        if !crate::client_secret::verify(phc, secret).await {
+            tracing::debug!(client_id, "client secret rejected");
+            return Err("client authentication failed");
         }
         Ok(client)
     }
@@ -145,6 +193,21 @@ impl AuthorizationServer {
             _ => Err("jti missing or too long"),
         }
     }
+}
+
+/// RFC 6749 §2.3.1 / RFC 7617: `Basic base64(urlencode(id) ":" urlencode(secret))`.
+fn parse_basic(h: &str) -> Option<(String, String)> {
+    use base64::Engine;
+    let (scheme, value) = h.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") || value.len() > 2048 {
+        return None;
+    }
+    let raw = base64::engine::general_purpose::STANDARD.decode(value.trim()).ok()?;
+    let raw = String::from_utf8(raw).ok()?;
+    let (id, secret) = raw.split_once(':')?;
+    let decode = |s: &str| form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
+    let (id, secret) = (decode(id)?, decode(secret)?);
+    (!id.is_empty() && !secret.is_empty()).then_some((id, secret))
 }
 
 /// Used by grants that need a parameter.

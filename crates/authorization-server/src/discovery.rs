@@ -19,6 +19,8 @@ pub fn metadata(cfg: &AsConfig, keys: &KeyRing, registry: &ClientRegistry, grant
     let signing: Vec<&str> = keys.algorithms().iter().map(|a| a.as_str()).collect();
     let verify: Vec<&str> = Alg::ALL.iter().map(|a| a.as_str()).collect();
     let grant_types: Vec<&str> = grants.iter().map(|g| g.grant_type().as_str()).collect();
+    // private_key_jwt (P-88), plus the secret methods only where the operator allows them.
+    let auth_methods = registry.token_endpoint_auth_methods();
     json!({
         "issuer": cfg.issuer,
         "authorization_endpoint": cfg.authorization_endpoint(),
@@ -30,15 +32,15 @@ pub fn metadata(cfg: &AsConfig, keys: &KeyRing, registry: &ClientRegistry, grant
         "backchannel_authentication_request_signing_alg_values_supported": verify,
         "backchannel_user_code_parameter_supported": false,
         "introspection_endpoint": cfg.introspection_endpoint(),
-        "introspection_endpoint_auth_methods_supported": ["private_key_jwt"],
+        "introspection_endpoint_auth_methods_supported": auth_methods,
         "revocation_endpoint": cfg.revocation_endpoint(),
-        "revocation_endpoint_auth_methods_supported": ["private_key_jwt"],
+        "revocation_endpoint_auth_methods_supported": auth_methods,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": grant_types,
         "subject_types_supported": ["pairwise"],
         "id_token_signing_alg_values_supported": signing,
-        "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+        "token_endpoint_auth_methods_supported": auth_methods,
         "token_endpoint_auth_signing_alg_values_supported": verify,
         "code_challenge_methods_supported": ["S256"],
         "scopes_supported": scopes,
@@ -46,7 +48,10 @@ pub fn metadata(cfg: &AsConfig, keys: &KeyRing, registry: &ClientRegistry, grant
         "claims_parameter_supported": false,
         "request_parameter_supported": true,
         "request_object_signing_alg_values_supported": verify,
+        // request_uri only from PAR (par.rs): never fetched by reference (RFC 9126 §5).
         "request_uri_parameter_supported": false,
+        "pushed_authorization_request_endpoint": cfg.pushed_authorization_request_endpoint(),
+        "require_pushed_authorization_requests": false,
         "authorization_response_iss_parameter_supported": true,
         "amr_values_supported": ["nba", "sim", "asserted"],
     })

@@ -18,6 +18,8 @@ pub enum ErrorCode {
     ConsentRequired,
     InteractionRequired,
     InvalidRequestObject,
+    /// OIDC §3.1.2.6: a pushed request's `request_uri` is unknown, spent, expired or another client's.
+    InvalidRequestUri,
     RequestNotSupported,
     RequestUriNotSupported,
     ServerError,
@@ -43,6 +45,7 @@ impl ErrorCode {
             ErrorCode::ConsentRequired => "consent_required",
             ErrorCode::InteractionRequired => "interaction_required",
             ErrorCode::InvalidRequestObject => "invalid_request_object",
+            ErrorCode::InvalidRequestUri => "invalid_request_uri",
             ErrorCode::RequestNotSupported => "request_not_supported",
             ErrorCode::RequestUriNotSupported => "request_uri_not_supported",
             ErrorCode::ServerError => "server_error",
@@ -81,6 +84,10 @@ impl From<StoreError> for OAuthError {
 pub enum AuthorizeError {
     ErrorPage(OAuthError),
     Redirect { redirect_uri: String, state: Option<String>, issuer: String, error: OAuthError },
+    /// Not a failure to report: the subscriber must be asked first, so the answer is the consent
+    /// page (P-20, `consent.rs`). It travels here so every path through `/authorize` (request
+    /// objects, PAR) carries it unchanged.
+    Consent(Box<crate::consent::ConsentPrompt>),
 }
 
 /// A failed token-endpoint request. `http_auth` records whether the client tried HTTP

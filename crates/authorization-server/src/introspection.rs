@@ -25,8 +25,10 @@ pub struct ActiveDetails {
     pub exp: i64,
     pub iat: i64,
     pub sub: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub aud: String,
     pub iss: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub jti: String,
 }
 
@@ -57,14 +59,20 @@ impl AuthorizationServer {
         let client = self.authenticate_client(p, authorization_header, &self.cfg.introspection_endpoint()).await?;
         let token = required(p, "token")?;
         Self::check_hint(p)?;
-        let Some(c) = self.own_token_claims(token) else { return Ok(INACTIVE) };
+        let Some(c) = self.own_token_claims(token) else {
+            return self.introspect_refresh_token(&client, token).await;
+        };
         if c.client_id != client.client.client_id {
             return Ok(INACTIVE);
         }
         // The record is the truth: gone once spent (NVR-05, NVX-27) or revoked.
         let Some(bytes) = self.store.get(&keys::access_token(&c.jti)).await? else { return Ok(INACTIVE) };
-        if AccessTokenRecord::decode(&bytes).is_none() {
-            return Ok(INACTIVE);
+        let Some(rec) = AccessTokenRecord::decode(&bytes) else { return Ok(INACTIVE) };
+        // P-57: a token of a revoked grant is dead with it.
+        if let Some(g) = &rec.grant {
+            if self.live_grant(g).await?.is_none() {
+                return Ok(INACTIVE);
+            }
         }
         Ok(Introspection {
             active: true,
@@ -94,7 +102,33 @@ impl AuthorizationServer {
             if c.client_id == client.client.client_id {
                 self.store.delete(&keys::access_token(&c.jti)).await?;
             }
+        } else if let Some((rt, _)) = self.refresh_token_grant(&client.client.client_id, token).await? {
+            // S-10, P-57: revoking a refresh token (live or rotated out) revokes its whole
+            // grant, the access tokens minted under it included.
+            self.revoke_grant(&rt.grant_id).await?;
+            self.store.delete(&keys::refresh_token(&client.client.client_id, token)).await?;
         }
         Ok(())
+    }
+
+    /// RFC 7662 for a refresh token of the calling client: active while live and its grant is.
+    async fn introspect_refresh_token(&self, client: &crate::registry::RegisteredClient, token: &str) -> Result<Introspection, TokenError> {
+        let Some((rt, true)) = self.refresh_token_grant(&client.client.client_id, token).await? else { return Ok(INACTIVE) };
+        let now = self.clock.now();
+        let Some(g) = self.live_grant(&rt.grant_id).await?.filter(|_| rt.exp > now) else { return Ok(INACTIVE) };
+        Ok(Introspection {
+            active: true,
+            details: Some(ActiveDetails {
+                scope: g.scope.to_scope_string(),
+                sub: self.pairwise.subject(&client.client.sector_identifier, &g.msisdn),
+                client_id: g.client_id,
+                token_type: "refresh_token",
+                exp: rt.exp,
+                iat: rt.iat,
+                aud: String::new(),
+                iss: self.cfg.issuer.clone(),
+                jti: String::new(),
+            }),
+        })
     }
 }

@@ -7,8 +7,11 @@
 
 pub mod authorize;
 pub mod ciba;
+pub mod client_admin;
 pub mod client_auth;
+pub mod client_secret;
 pub mod code;
+pub mod consent;
 pub mod discovery;
 pub mod entitlement;
 pub mod error;
@@ -16,9 +19,13 @@ pub mod grant;
 pub mod http;
 pub mod identity_assertion;
 pub mod introspection;
+pub mod jwks_uri;
 pub mod pairwise;
+pub mod par;
 pub mod params;
+pub mod refresh;
 pub mod registry;
+pub mod registry_store;
 pub mod request_object;
 pub mod tokens;
 pub mod ts43;
@@ -92,7 +99,12 @@ pub struct AuthorizationServer {
     pub(crate) ciba_test_approval: bool,
     /// SHA-256 of the admin token; `None` disables the admin APIs.
     pub(crate) admin_token: numbat_core::AdminToken,
-    metadata: Vec<u8>,
+    /// Legal bases per purpose and the consent page (`consent.rs`).
+    pub(crate) consent_cfg: consent::ConsentConfig,
+    /// Refresh-token lifetimes (`refresh.rs`).
+    pub(crate) refresh_cfg: refresh::RefreshConfig,
+    /// The discovery document, recomputed when the client registry changes (`scopes_supported`).
+    metadata: parking_lot::Mutex<(u64, Arc<[u8]>)>,
     /// Secret for values derived from codes (the access-token `jti`), so a replayed code can
     /// revoke what it produced without storing anything more on the happy path.
     pub(crate) derive_key: ring::hmac::Key,
@@ -109,6 +121,7 @@ impl AuthorizationServer {
     ) -> Self {
         let grants = grant::default_grants();
         let metadata = discovery::metadata(&cfg, &keys, &registry, &grants);
+        let metadata_gen = registry.generation();
         let derive_key = ring::hmac::Key::new(
             ring::hmac::HMAC_SHA256,
             &[pairwise_secret, b"/numbat/code-derivations"].concat(),
@@ -121,6 +134,8 @@ impl AuthorizationServer {
             ts43_tokens: ts43::StoreOperatorTokens::new(store.clone()),
             ts43_cfg: ts43::Ts43Config::default(),
             admin_token: numbat_core::AdminToken::default(),
+            consent_cfg: consent::ConsentConfig::default(),
+            refresh_cfg: refresh::RefreshConfig::default(),
             ciba_cfg: ciba::CibaConfig::default(),
             ciba_channel: Arc::new(ciba::LogChannel),
             address_resolver: None,
@@ -130,7 +145,7 @@ impl AuthorizationServer {
             clock,
             pairwise: PairwiseSubjects::new(pairwise_secret),
             grants,
-            metadata: serde_json::to_vec(&metadata).expect("metadata serializes"),
+            metadata: parking_lot::Mutex::new((metadata_gen, serde_json::to_vec(&metadata).expect("metadata serializes").into())),
             derive_key,
         }
     }
@@ -161,9 +176,15 @@ impl AuthorizationServer {
         &self.cfg
     }
 
-    /// The discovery document (OIDC Discovery / RFC 8414), serialized once.
-    pub fn metadata_json(&self) -> &[u8] {
-        &self.metadata
+    /// The discovery document (OIDC Discovery / RFC 8414), serialized once per registry change.
+    pub fn metadata_json(&self) -> Arc<[u8]> {
+        let generation = self.registry.generation();
+        let mut m = self.metadata.lock();
+        if m.0 != generation {
+            let v = discovery::metadata(&self.cfg, &self.keys, &self.registry, &self.grants);
+            *m = (generation, serde_json::to_vec(&v).expect("metadata serializes").into());
+        }
+        m.1.clone()
     }
 
     /// The published JWKS as JSON.

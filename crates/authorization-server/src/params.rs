@@ -67,6 +67,11 @@ impl Params {
         self.map.get(name).map(String::as_str)
     }
 
+    /// Every (name, value), in no particular order (a pushed request is stored this way).
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.map.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     pub fn is_duplicated(&self, name: &str) -> bool {
         self.duplicates.iter().any(|d| d == name)
     }

@@ -14,6 +14,15 @@ const MIRRORED: [&str; 4] = ["scope", "response_type", "client_id", "redirect_ur
 /// JWT claims that are not authorization parameters.
 const JWT_CLAIMS: [&str; 7] = ["iss", "aud", "iat", "exp", "nbf", "jti", "sub"];
 
+/// Whether P-24's outer copies of the mirrored parameters must be present.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mirror {
+    /// `/authorize`: present outside and inside, equal.
+    Required,
+    /// `/par`: inside; outside optional, equal when present.
+    IfPresent,
+}
+
 fn invalid_object(d: impl Into<String>) -> OAuthError {
     OAuthError::new(ErrorCode::InvalidRequestObject, d)
 }
@@ -30,8 +39,20 @@ impl AuthorizationServer {
         outer: &Params,
         client: &RegisteredClient,
     ) -> Result<Params, OAuthError> {
+        self.resolve_request_object_in(outer, client, Mirror::Required).await
+    }
+
+    /// As [`resolve_request_object`](Self::resolve_request_object), with the P-24 rule chosen
+    /// by where the object arrived: the front channel needs the outer copies; a pushed request
+    /// (PAR, RFC 9126 §3) may carry the object alone, but any outer copy must still be equal.
+    pub(crate) async fn resolve_request_object_in(
+        &self,
+        outer: &Params,
+        client: &RegisteredClient,
+        mirror: Mirror,
+    ) -> Result<Params, OAuthError> {
         let jwt = outer.get("request").unwrap_or_default();
-        let verified = numbat_jose::verify(jwt, &client.keys, &client.auth_algs).map_err(|e| {
+        let verified = self.registry.verify_jwt(client, jwt).await.map_err(|e| {
             tracing::debug!(client_id = %client.client.client_id, error = %e, "request object rejected");
             invalid_object("request object signature is invalid")
         })?;
@@ -74,7 +95,11 @@ impl AuthorizationServer {
         for name in MIRRORED {
             let inner = claims.get(name).and_then(Value::as_str);
             match (outer.get(name), inner) {
-                (None, _) => return Err(invalid_request(format!("{name} must also be sent as a query parameter (P-24)"))),
+                (None, _) if mirror == Mirror::Required => {
+                    return Err(invalid_request(format!("{name} must also be sent as a query parameter (P-24)")))
+                }
+                (None, None) => return Err(invalid_object(format!("{name} missing from the request object (P-24)"))),
+                (None, Some(_)) => {}
                 (Some(_), None) => return Err(invalid_object(format!("{name} missing from the request object (P-24)"))),
                 (Some(o), Some(i)) if o != i => {
                     return Err(invalid_object(format!("{name} differs between the query and the request object (P-24)")))

@@ -20,6 +20,8 @@ pub struct Issue<'a> {
     pub nonce: Option<&'a str>,
     /// The access token's `jti` (grants may derive it, see the authorization-code grant).
     pub jti: String,
+    /// The refresh-token grant the token belongs to (`refresh.rs`); `None` for most tokens.
+    pub grant: Option<String>,
 }
 
 /// RFC 6749 §5.1 / OIDC §3.1.3.3 token response.
@@ -30,6 +32,9 @@ pub struct TokenResponse {
     pub expires_in: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
+    /// Only with `offline_access` from the code or CIBA grant (P-53..P-58, `refresh.rs`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
     pub scope: String,
 }
 
@@ -56,7 +61,8 @@ fn server_error(d: &str) -> OAuthError {
 impl AuthorizationServer {
     pub(crate) async fn issue(&self, i: Issue<'_>) -> Result<TokenResponse, OAuthError> {
         let now = self.clock.now();
-        let mut ttl = self.cfg.access_token_ttl_s;
+        // The client's own lifetime (issue 4 item 2), never beyond the server's.
+        let mut ttl = i.client.client.access_token_ttl_s.map_or(self.cfg.access_token_ttl_s, |t| t.min(self.cfg.access_token_ttl_s));
         if i.scope.has_number_verification() {
             ttl = ttl.min(MAX_LIFETIME_S); // NVR-04
         }
@@ -90,12 +96,12 @@ impl AuthorizationServer {
                 iss: &self.cfg.issuer,
                 sub: &sub,
                 aud: client_id,
-                exp: now + self.cfg.id_token_ttl_s,
+                exp: now + i.client.client.id_token_ttl_s.map_or(self.cfg.id_token_ttl_s, |t| t.min(self.cfg.id_token_ttl_s)),
                 iat: now,
                 auth_time: i.auth_time,
                 nonce: i.nonce,
                 amr: &i.amr,
-                at_hash: numbat_jose::left_half_hash(&access_token),
+                at_hash: numbat_jose::left_half_hash_for(signer.alg(), &access_token),
             };
             Some(signer.sign("JWT", &c).map_err(|_| server_error("signing failed"))?)
         } else {
@@ -110,10 +116,11 @@ impl AuthorizationServer {
             scope: scope.clone(),
             amr: i.amr,
             exp: now + ttl,
+            grant: i.grant,
         };
         let rec_ttl = Duration::from_secs((ttl + self.cfg.clock_skew_s) as u64);
         self.store.put(&keys::access_token(&i.jti), &rec.encode(), rec_ttl).await?;
 
-        Ok(TokenResponse { access_token, token_type: "Bearer", expires_in: ttl, id_token, scope })
+        Ok(TokenResponse { access_token, token_type: "Bearer", expires_in: ttl, id_token, refresh_token: None, scope })
     }
 }

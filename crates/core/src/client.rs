@@ -51,7 +51,9 @@ pub struct Client {
     pub grant_types: Vec<GrantType>,
     /// Scopes the client may request, purposes included (P-80).
     pub scopes: Vec<String>,
-    /// `private_key_jwt` (P-88); other methods come with the client registry issue.
+    /// `private_key_jwt` (P-88). `client_secret_basic`/`client_secret_post` only for clients
+    /// explicitly configured so, where the operator allows secrets at all (CAMARA clients must
+    /// not: P-88).
     pub token_endpoint_auth_method: String,
     /// JWS algorithm for ID tokens (OIDC Registration `id_token_signed_response_alg`).
     pub id_token_signed_response_alg: String,
@@ -71,8 +73,23 @@ pub struct Client {
     /// CIBA `login_hint` kinds this client may use: `tel`, `ipport`, `operatortoken` (P-49..P-51).
     #[serde(default)]
     pub ciba_login_hints: Vec<String>,
-    /// Public keys (a JWKS document) for `private_key_jwt` and signed requests.
+    /// Public keys (a JWKS document) for `private_key_jwt` and signed requests; `null` when the
+    /// keys come from `jwks_uri` (or the client authenticates with a secret).
+    #[serde(default)]
     pub jwks: serde_json::Value,
+    /// Where the client publishes its JWKS (https; fetched, cached, refetched on an unknown `kid`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// The client secret as an argon2 PHC string (`client_secret_basic`/`_post` only); the plain
+    /// secret is never stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret_hash: Option<String>,
+    /// Access-token lifetime for this client, seconds; at most the server's (default: the server's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token_ttl_s: Option<i64>,
+    /// ID-token lifetime for this client, seconds; at most the server's (default: the server's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_ttl_s: Option<i64>,
 }
 
 impl Client {

@@ -39,6 +39,12 @@ pub struct AccessTokenRecord {
     pub scope: String,
     pub amr: Vec<Amr>,
     pub exp: i64,
+    /// The refresh-token grant this token was minted under (P-57): the token is void once
+    /// `keys::grant(id)` is gone (grant revoked, refresh token reused). `None` for every token
+    /// without a refresh token, Number Verification included (NVR-03), so checking it costs
+    /// nothing on their path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant: Option<String>,
 }
 
 impl AccessTokenRecord {

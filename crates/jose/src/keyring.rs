@@ -12,8 +12,10 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The algorithms an authorization server signs with unless configured otherwise.
-pub const DEFAULT_ALGS: [Alg; 2] = [Alg::ES256, Alg::RS256];
+/// The algorithms an authorization server signs with unless configured otherwise (issue 4 item
+/// 1): ES256 for access tokens, RS256 because OIDC requires it for ID tokens, PS256 and EdDSA
+/// for clients that register them as `id_token_signed_response_alg`.
+pub const DEFAULT_ALGS: [Alg; 4] = [Alg::ES256, Alg::RS256, Alg::PS256, Alg::EdDSA];
 
 /// Key records outlive any token by far; rotation rewrites them.
 const KEY_RECORD_TTL: Duration = Duration::from_secs(400 * 24 * 3600);
@@ -99,29 +101,67 @@ fn stored(key: &SigningKey, activate_at: i64) -> StoredKey {
     }
 }
 
-/// Run `f` on the key record under the store lock (set-if-absent with a TTL), so instances and
-/// `numbat keys rotate` take turns on the read-modify-write.
-async fn with_lock<F>(store: &SharedStore, f: F) -> Result<(), KeyRingError>
-where
-    F: FnOnce(&mut StoredKeys) -> Result<bool, KeyRingError>,
-{
-    for _ in 0..200 {
+/// Take the store lock on the key record (set-if-absent with a TTL), so instances and `numbat
+/// keys rotate` take turns on the read-modify-write. Release with [`unlock`].
+async fn lock(store: &SharedStore) -> Result<(), KeyRingError> {
+    for _ in 0..400 {
         if store.put_if_absent(SIGNING_LOCK, b"1", Duration::from_secs(30)).await? {
-            let result = async {
-                let mut rec = read_record(store).await?;
-                if f(&mut rec)? {
-                    let bytes = serde_json::to_vec(&rec).map_err(|e| KeyRingError::Corrupt(e.to_string()))?;
-                    store.put(keys::SIGNING_KEYS, &bytes, KEY_RECORD_TTL).await?;
-                }
-                Ok::<(), KeyRingError>(())
-            }
-            .await;
-            store.delete(SIGNING_LOCK).await?;
-            return result;
+            return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Err(KeyRingError::Corrupt("timed out waiting for the signing-key lock".into()))
+}
+
+async fn unlock(store: &SharedStore) -> Result<(), KeyRingError> {
+    store.delete(SIGNING_LOCK).await?;
+    Ok(())
+}
+
+async fn write_record(store: &SharedStore, rec: &StoredKeys) -> Result<(), KeyRingError> {
+    let bytes = serde_json::to_vec(rec).map_err(|e| KeyRingError::Corrupt(e.to_string()))?;
+    store.put(keys::SIGNING_KEYS, &bytes, KEY_RECORD_TTL).await?;
+    Ok(())
+}
+
+/// Run `f` on the key record under the store lock; write the record back when `f` says so.
+async fn with_lock<F>(store: &SharedStore, f: F) -> Result<(), KeyRingError>
+where
+    F: FnOnce(&mut StoredKeys) -> Result<bool, KeyRingError>,
+{
+    lock(store).await?;
+    let result = async {
+        let mut rec = read_record(store).await?;
+        if f(&mut rec)? {
+            write_record(store, &rec).await?;
+        }
+        Ok::<(), KeyRingError>(())
+    }
+    .await;
+    unlock(store).await?;
+    result
+}
+
+/// Under the lock, generate the keys of `required` the record still lacks (off the async
+/// runtime) and store them. Concurrent first starts: the first instance generates, the others
+/// wait for the lock and find nothing missing, so a fleet pays for one RSA generation.
+async fn add_missing(store: &SharedStore, required: &[Alg]) -> Result<(), KeyRingError> {
+    lock(store).await?;
+    let result = async {
+        let mut rec = read_record(store).await?;
+        let todo = missing(&rec, required);
+        if todo.is_empty() {
+            return Ok(());
+        }
+        for key in generate_off_runtime(&todo).await? {
+            tracing::info!(kid = key.kid(), alg = key.alg().as_str(), "generated a signing key");
+            rec.keys.push(stored(&key, 0));
+        }
+        write_record(store, &rec).await
+    }
+    .await;
+    unlock(store).await?;
+    result
 }
 
 impl KeyRing {
@@ -133,25 +173,17 @@ impl KeyRing {
         Ok(KeyRing { inner: RwLock::new(Arc::new(ring)) })
     }
 
-    /// Load the shared keys from the store, creating the missing ones (ES256 for access tokens,
-    /// RS256 because OIDC requires it for ID tokens). Concurrent first starts agree: the first
-    /// writer wins and every instance then uses what the store holds.
+    /// Load the shared keys from the store, creating the missing ones ([`DEFAULT_ALGS`]: ES256
+    /// for access tokens, RS256 because OIDC requires it for ID tokens, PS256 and EdDSA for the
+    /// ID tokens of clients that register them). Concurrent first starts agree: keys are
+    /// generated once, under the store lock, and every instance uses what the store holds.
     pub async fn load_or_create(store: &SharedStore) -> Result<Self, KeyRingError> {
         Self::load_or_create_with(store, &DEFAULT_ALGS).await
     }
 
     pub async fn load_or_create_with(store: &SharedStore, required: &[Alg]) -> Result<Self, KeyRingError> {
         if !missing(&read_record(store).await?, required).is_empty() {
-            with_lock(store, |rec| {
-                let todo = missing(rec, required);
-                for alg in &todo {
-                    let key = SigningKey::generate(*alg)?;
-                    tracing::info!(kid = key.kid(), alg = alg.as_str(), "generated a signing key");
-                    rec.keys.push(stored(&key, 0));
-                }
-                Ok(!todo.is_empty())
-            })
-            .await?;
+            add_missing(store, required).await?;
         }
         let ring = KeyRing { inner: RwLock::new(Arc::new(Self::build(vec![], 0))) };
         ring.reload(store, unix_now()).await?;
@@ -187,10 +219,7 @@ impl KeyRing {
     /// at their next [`reload`](Self::reload).
     pub async fn rotate(store: &SharedStore, algs: &[Alg], now: i64, policy: RotationPolicy) -> Result<Vec<String>, KeyRingError> {
         let mut kids = Vec::new();
-        let mut fresh = Vec::new();
-        for alg in algs {
-            fresh.push(SigningKey::generate(*alg)?);
-        }
+        let fresh = generate_off_runtime(algs).await?;
         with_lock(store, |rec| {
             let activate = now + policy.publish_ahead_s;
             rec.keys.retain(|k| k.retire_at.is_none_or(|r| r > now));
@@ -272,6 +301,24 @@ impl KeyRing {
 }
 
 const SIGNING_LOCK: &str = "keys:signing:lock";
+
+/// A fresh key per algorithm, in the order given, generated on the blocking pool (in parallel:
+/// two RSA keys cost one RSA key's time on two cores), never on an async worker thread.
+async fn generate_off_runtime(algs: &[Alg]) -> Result<Vec<SigningKey>, KeyRingError> {
+    let tasks: Vec<_> = algs
+        .iter()
+        .map(|a| {
+            let alg = *a;
+            tokio::task::spawn_blocking(move || SigningKey::generate(alg))
+        })
+        .collect();
+    let mut keys = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        let key = t.await.map_err(|e| KeyRingError::Corrupt(format!("key generation task failed: {e}")))??;
+        keys.push(key);
+    }
+    Ok(keys)
+}
 
 async fn read_record(store: &SharedStore) -> Result<StoredKeys, KeyRingError> {
     match store.get(keys::SIGNING_KEYS).await? {

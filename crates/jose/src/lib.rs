@@ -64,4 +64,17 @@ pub fn left_half_hash(value: &str) -> String {
     b64::encode(&d.as_ref()[..16])
 }
 
+/// OIDC `at_hash`/`c_hash` for the algorithm the ID token is signed with: the left half of the
+/// hash the algorithm uses: SHA-256 for ES256, RS256 and PS256; SHA-512 for EdDSA with Ed25519
+/// (as node-oidc-provider, the OIDF suite and the `openidconnect` crate compute it).
+pub fn left_half_hash_for(alg: Alg, value: &str) -> String {
+    match alg {
+        Alg::EdDSA => {
+            let d = ring::digest::digest(&ring::digest::SHA512, value.as_bytes());
+            b64::encode(&d.as_ref()[..32])
+        }
+        Alg::ES256 | Alg::RS256 | Alg::PS256 => left_half_hash(value),
+    }
+}
+
 pub use b64::{decode as b64_decode, encode as b64_encode};

@@ -1,8 +1,8 @@
 //! Store-backed key ring and JWKS cache: instances sharing one store agree on the signing keys,
 //! the published JWKS is public-only, and verifiers use it.
 //!
-//! `KeyRing::load_or_create` creates an ES256 key (access tokens) and an RS256 key (OIDC ID
-//! tokens) when the store has none; "the same kid" below means the same kid for every algorithm.
+//! `KeyRing::load_or_create` creates an ES256 key (access tokens), an RS256 key (OIDC ID tokens)
+//! and PS256 and EdDSA keys (ID tokens of clients that register them) when the store has none; "the same kid" below means the same kid for every algorithm.
 
 use jsonwebtoken as jwt;
 use numbat_jose::{Alg, JoseError, JwksCache, KeyRing, KeyRingError, KeySet, SigningKey, VerifyError};
@@ -15,8 +15,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// What `load_or_create` creates on an empty store (keyring::DEFAULT_ALGS, not re-exported).
-const DEFAULT_ALGS: [Alg; 2] = [Alg::ES256, Alg::RS256];
+/// What `load_or_create` creates on an empty store: ES256, RS256, PS256 and EdDSA.
+use numbat_jose::DEFAULT_ALGS;
 
 const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
@@ -88,11 +88,12 @@ async fn load_or_create_with_es256_only_then_default_keeps_the_es256_key_and_add
     assert_eq!(new.algorithms(), DEFAULT_ALGS.to_vec());
     assert_eq!(es256_kid(&new), kid, "the existing ES256 key must survive the upgrade");
     new.verify(&token, &[Alg::ES256]).unwrap();
-    let rs_kid = new.signer(Alg::RS256).unwrap().kid().to_owned();
-    assert_eq!(sorted(kids(&published(&store).await)), sorted(vec![kid.clone(), rs_kid.clone()]));
+    let mut want = vec![kid.clone()];
+    want.extend([Alg::RS256, Alg::PS256, Alg::EdDSA].map(|a| new.signer(a).unwrap().kid().to_owned()));
+    assert_eq!(sorted(kids(&published(&store).await)), sorted(want));
     // A third instance agrees with the second.
     assert_eq!(signer_kids(&KeyRing::load_or_create(&store).await.unwrap()), signer_kids(&new));
-    // And an ES256-only instance started later still sees (and publishes) both.
+    // And an ES256-only instance started later still sees (and publishes) all of them.
     let later = KeyRing::load_or_create_with(&store, &[Alg::ES256]).await.unwrap();
     assert_eq!(signer_kids(&later), signer_kids(&new));
 }
@@ -117,9 +118,13 @@ async fn published_jwks_in_store_contains_the_kid_and_no_private_member() {
                 assert_eq!(obj["kty"], "EC");
                 assert_eq!(obj["crv"], "P-256");
             }
-            "RS256" => {
+            "RS256" | "PS256" => {
                 assert_eq!(obj["kty"], "RSA");
                 assert!(obj["n"].as_str().unwrap().len() >= 342, "RSA modulus under 2048 bits: {k}");
+            }
+            "EdDSA" => {
+                assert_eq!(obj["kty"], "OKP");
+                assert_eq!(obj["crv"], "Ed25519");
             }
             other => panic!("unexpected alg {other}"),
         }
@@ -570,4 +575,73 @@ async fn rotation_publishes_before_signing_and_retires_after_expiry() {
     let other = KeyRing::load_or_create_with(&store, &[Alg::ES256]).await.unwrap();
     other.reload(&store, t0 + 600).await.unwrap();
     assert_eq!(other.signer(Alg::ES256).unwrap().kid(), new);
+}
+
+/// Issue 4 item 1: a fresh store gets one signing key per algorithm (ES256, RS256, PS256,
+/// EdDSA), each published with its `alg`, each signing tokens that verify against the JWKS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue4_fresh_store_gets_es256_rs256_ps256_and_eddsa_keys() {
+    let store = fresh_store();
+    let started = std::time::Instant::now();
+    let ring = KeyRing::load_or_create(&store).await.unwrap();
+    eprintln!("first start with key generation: {:?}", started.elapsed());
+    assert_eq!(ring.algorithms(), vec![Alg::ES256, Alg::RS256, Alg::PS256, Alg::EdDSA]);
+    let jwks = published(&store).await;
+    let algs: Vec<&str> = jwks["keys"].as_array().unwrap().iter().map(|k| k["alg"].as_str().unwrap()).collect();
+    assert_eq!(algs, vec!["ES256", "RS256", "PS256", "EdDSA"]);
+    let keys = KeySet::from_jwks_value(&jwks).unwrap();
+    for alg in DEFAULT_ALGS {
+        let t = ring.signer(alg).unwrap().sign("JWT", &claims()).unwrap();
+        assert_eq!(numbat_jose::verify(&t, &keys, &[alg]).unwrap().alg, alg);
+        // A key serves one algorithm only: no other algorithm's verifier accepts its tokens.
+        let others: Vec<Alg> = DEFAULT_ALGS.into_iter().filter(|a| *a != alg).collect();
+        assert!(numbat_jose::verify(&t, &keys, &others).is_err(), "{alg:?} token verified as another alg");
+    }
+    // The RS256 and PS256 keys are distinct RSA keys (one key, one algorithm).
+    let n = |kid: &str| jwks["keys"].as_array().unwrap().iter().find(|k| k["kid"] == kid).unwrap()["n"].clone();
+    assert_ne!(n(ring.signer(Alg::RS256).unwrap().kid()), n(ring.signer(Alg::PS256).unwrap().kid()));
+    // A second start generates nothing and is fast.
+    let started = std::time::Instant::now();
+    let again = KeyRing::load_or_create(&store).await.unwrap();
+    eprintln!("second start: {:?}", started.elapsed());
+    assert_eq!(signer_kids(&again), signer_kids(&ring));
+}
+
+/// Issue 4 item 1: `numbat keys rotate` with every algorithm replaces each signer after the
+/// publish-ahead delay, and the old keys stay published until retirement.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue4_rotation_of_all_four_algorithms() {
+    let store = fresh_store();
+    let t0 = 1_000_000_000;
+    let ring = KeyRing::load_or_create(&store).await.unwrap();
+    ring.reload(&store, t0).await.unwrap();
+    let before = signer_kids(&ring);
+    let policy = numbat_jose::RotationPolicy { publish_ahead_s: 100, retire_after_s: 500 };
+    let new = KeyRing::rotate(&store, &DEFAULT_ALGS, t0, policy).await.unwrap();
+    assert_eq!(new.len(), 4);
+    let jwks = kids(&published(&store).await);
+    assert_eq!(jwks.len(), 8, "old and new keys published: {jwks:?}");
+    ring.reload(&store, t0 + 100).await.unwrap();
+    let after = signer_kids(&ring);
+    assert_eq!(after.iter().map(|(a, _)| *a).collect::<Vec<_>>(), DEFAULT_ALGS.to_vec());
+    assert_eq!(after.iter().map(|(_, k)| k.clone()).collect::<Vec<_>>(), new);
+    ring.reload(&store, t0 + 601).await.unwrap();
+    let left = kids(&published(&store).await);
+    assert!(before.iter().all(|(_, k)| !left.contains(k)), "retired keys left");
+    assert_eq!(sorted(left), sorted(new));
+}
+
+/// OIDC `at_hash` for EdDSA (Ed25519) is the left half of SHA-512, as the OIDF suite,
+/// node-oidc-provider and the `openidconnect` crate compute it; SHA-256 for the others.
+#[test]
+fn issue4_at_hash_follows_the_id_token_algorithm() {
+    use numbat_jose::{left_half_hash, left_half_hash_for};
+    let at = "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y";
+    for alg in [Alg::ES256, Alg::RS256, Alg::PS256] {
+        assert_eq!(left_half_hash_for(alg, at), left_half_hash(at));
+    }
+    let h = left_half_hash_for(Alg::EdDSA, at);
+    let full = ring::digest::digest(&ring::digest::SHA512, at.as_bytes());
+    assert_eq!(h, base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &full.as_ref()[..32]));
+    assert_eq!(h.len(), 43);
 }

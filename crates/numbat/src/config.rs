@@ -12,8 +12,12 @@ pub const DEV_CONFIG: &str = include_str!("../../../config/dev.toml");
 pub const DEV_CLIENT_KEY: &str = include_str!("../../../config/dev/demo-app.key.pem");
 
 mod client_address;
+mod clients;
+mod consent;
 mod handoff;
 pub use client_address::ClientAddressSection;
+pub use clients::ClientsPolicySection;
+pub use consent::{ConsentSection, RefreshSection};
 pub use handoff::{HandoffSection, TrustedIngressConfig, MODE_ASSERTION, MODE_IN_PROCESS};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -28,6 +32,12 @@ pub struct Config {
     pub ciba: CibaSection,
     pub keys: KeysSection,
     pub ts43: Ts43Section,
+    /// Legal bases per purpose, consent records and the consent page (`config/consent.rs`).
+    pub consent: ConsentSection,
+    /// Refresh-token lifetimes (`config/consent.rs`).
+    pub refresh: RefreshSection,
+    /// What any client may be; how store clients are re-read (`config/clients.rs`).
+    pub clients_policy: ClientsPolicySection,
     pub clients: Vec<ClientConfig>,
 }
 
@@ -224,6 +234,18 @@ pub struct ClientConfig {
     pub jwks: Option<serde_json::Value>,
     #[serde(default)]
     pub jwks_file: Option<PathBuf>,
+    /// Where the client publishes its JWKS instead (https; `[clients_policy]`).
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
+    /// argon2 PHC hash of the secret of a `client_secret_basic`/`_post` client
+    /// (`numbat client hash-secret`); needs `[clients_policy] allow_client_secrets`.
+    #[serde(default)]
+    pub client_secret_hash: Option<String>,
+    /// This client's access- and ID-token lifetimes, at most the server's.
+    #[serde(default)]
+    pub access_token_ttl_s: Option<i64>,
+    #[serde(default)]
+    pub id_token_ttl_s: Option<i64>,
 }
 
 fn default_grants() -> Vec<String> {
@@ -297,6 +319,9 @@ impl Default for Config {
             ciba: CibaSection::default(),
             keys: KeysSection::default(),
             ts43: Ts43Section::default(),
+            consent: ConsentSection::default(),
+            refresh: RefreshSection::default(),
+            clients_policy: ClientsPolicySection::default(),
             clients: vec![],
         }
     }
@@ -468,13 +493,18 @@ impl Config {
             self.radius_clients()?;
         }
         self.validate_handoff()?;
+        self.validate_consent()?;
         self.validate_client_address()?;
+        self.validate_clients_policy()?;
         let mut seen = std::collections::HashSet::new();
         for (i, c) in self.clients.iter().enumerate() {
             if !seen.insert(&c.client_id) {
                 return Err(err(format!("clients[{i}].client_id"), "duplicate client_id"));
             }
-            self.client(c).map_err(|e| err(format!("clients[{i}]"), e.to_string()))?;
+            let client = self.client(c).map_err(|e| err(format!("clients[{i}]"), e.to_string()))?;
+            use numbat_authorization_server::registry::{ClientSource, RegisteredClient};
+            RegisteredClient::with_policy(client, &self.client_policy(), ClientSource::Config)
+                .map_err(|e| err(format!("clients[{i}]"), e.reason))?;
         }
         Ok(())
     }
@@ -495,7 +525,8 @@ impl Config {
                 let s = std::fs::read_to_string(f).map_err(|e| format!("jwks_file: {e}"))?;
                 serde_json::from_str(&s).map_err(|e| format!("jwks_file: {e}"))?
             }
-            (None, None) => return Err("jwks or jwks_file is required for private_key_jwt".into()),
+            (None, None) if c.jwks_uri.is_some() || c.token_endpoint_auth_method != "private_key_jwt" => serde_json::Value::Null,
+            (None, None) => return Err("jwks, jwks_file or jwks_uri is required for private_key_jwt".into()),
             (Some(_), Some(_)) => return Err("give jwks or jwks_file, not both".into()),
         };
         let sector = match &c.sector_identifier {
@@ -544,6 +575,10 @@ impl Config {
                 c.ciba_login_hints.clone()
             },
             jwks,
+            jwks_uri: c.jwks_uri.clone(),
+            client_secret_hash: c.client_secret_hash.clone(),
+            access_token_ttl_s: c.access_token_ttl_s,
+            id_token_ttl_s: c.id_token_ttl_s,
         })
     }
 }

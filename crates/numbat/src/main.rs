@@ -109,6 +109,11 @@ enum Command {
         #[command(subcommand)]
         action: numbat::bindings_cli::BindingsAction,
     },
+    /// Registered clients, through a running server's admin API (and `hash-secret`, offline).
+    Client {
+        #[command(subcommand)]
+        action: numbat::client_cli::ClientAction,
+    },
     /// GSMA TS.43 temporary tokens.
     Ts43 {
         #[command(subcommand)]
@@ -167,7 +172,7 @@ enum KeysAction {
         config: Option<PathBuf>,
         #[arg(long)]
         store: Option<String>,
-        /// Algorithms to rotate (default: ES256 and RS256).
+        /// Algorithms to rotate (default: all four, ES256, RS256, PS256 and EdDSA).
         #[arg(long, value_delimiter = ',')]
         alg: Vec<String>,
         #[arg(long, default_value_t = 180)]
@@ -346,6 +351,13 @@ async fn main() {
             Ok(()) => 0,
             Err(e) => {
                 eprintln!("numbat bindings: {e}");
+                1
+            }
+        },
+        Command::Client { action } => match numbat::client_cli::run(action).await {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("numbat client: {e}");
                 1
             }
         },

@@ -6,11 +6,12 @@ use actix_web::middleware::{from_fn, Condition, DefaultHeaders};
 use actix_web::{web, App, HttpResponse};
 use numbat_authorization_server::ciba::{CibaConfig, LogChannel};
 use numbat_authorization_server::ts43::Ts43Config;
-use numbat_authorization_server::registry::{ClientRegistry, RegisteredClient};
+use numbat_authorization_server::registry::{ClientRegistry, ClientSource, RegisteredClient};
 use numbat_authorization_server::{AsConfig, AuthorizationServer};
 use numbat_core::{Clock, Msisdn, SystemClock};
 use numbat_jose::{Alg, JwksCache, KeyRing};
 use numbat_authorization_server::identity_assertion::AssertionVerifier;
+use numbat_authorization_server::jwks_uri::RemoteJwks;
 use numbat_network_ingress::bindings::{Binding, Bindings, Source};
 use numbat_network_ingress::http::proxy::Proxy;
 use numbat_network_ingress::provisioning::Provisioner;
@@ -137,9 +138,11 @@ async fn build_authorization(
         });
     }
     let mut clients = Vec::new();
+    let policy = cfg.client_policy();
     for (i, c) in cfg.clients.iter().enumerate() {
         let client = cfg.client(c).map_err(|e| cfg_err(&format!("clients[{i}]"), e))?;
-        let reg = RegisteredClient::new(client).map_err(|e| cfg_err(&format!("clients[{i}]"), e))?;
+        let reg = RegisteredClient::with_policy(client, &policy, ClientSource::Config)
+            .map_err(|e| cfg_err(&format!("clients[{i}]"), e))?;
         if keys.signer(reg.id_token_alg).is_none() {
             return Err(cfg_err(
                 &format!("clients[{i}].id_token_signed_response_alg"),
@@ -164,9 +167,21 @@ async fn build_authorization(
     } else {
         Arc::new(crate::adapters::WebhookChannel::new(cfg.ciba.webhook_url.clone(), timeout).map_err(|e| cfg_err("ciba.webhook_url", e))?)
     };
+    // Clients from the configuration, plus those of the admin API (store), with `jwks_uri` keys
+    // fetched over HTTP under `[clients_policy]` (issue 4 item 2).
+    let cp = &cfg.clients_policy;
+    let fetcher = crate::jwks_fetch::HttpJwksFetcher::new(
+        policy.jwks_uri.clone(),
+        Duration::from_millis(cp.jwks_uri_timeout_ms),
+        cp.jwks_uri_max_bytes,
+    )
+    .map_err(|e| cfg_err("clients_policy", e))?;
+    let registry = ClientRegistry::new(clients)
+        .with_policy(policy)
+        .with_remote_jwks(RemoteJwks::new(Arc::new(fetcher), cfg.remote_jwks_config()));
     let server = AuthorizationServer::new(
         as_cfg,
-        ClientRegistry::new(clients),
+        registry,
         store.clone(),
         keys,
         clock.clone(),
@@ -182,6 +197,8 @@ async fn build_authorization(
         channel,
     )
     .with_ciba_test_approval(cfg.ciba.test_approval)
+    .with_consent(cfg.consent_config()?)
+    .with_refresh(cfg.refresh_config())
     .with_address_resolver(Arc::new(crate::adapters::BindingsResolver {
         bindings: Bindings::new(store.clone()),
         domain: cfg.ingress.domain.clone(),
@@ -196,7 +213,22 @@ async fn build_authorization(
     };
 
     let ingress = build_ingress(cfg, store, clock).await?;
-    Ok((Arc::new(server), ingress))
+    let server = Arc::new(server);
+    server.reload_clients().await?;
+    // Every instance re-reads the store's clients, so an admin-API change reaches all of them.
+    {
+        let (weak, every) = (Arc::downgrade(&server), Duration::from_secs(cfg.clients_policy.reload_s));
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(s) = weak.upgrade() else { break };
+                if let Err(e) = s.reload_clients().await {
+                    tracing::warn!(error = %e, "client registry reload failed; keeping the current clients");
+                }
+            }
+        });
+    }
+    Ok((server, ingress))
 }
 
 /// The network ingress: in-process with `all`/`authorization`, alone with `ingress`.
@@ -214,8 +246,9 @@ async fn build_ingress(cfg: &Config, store: &SharedStore, clock: &Arc<dyn Clock>
     let ingress_cfg = IngressConfig {
         domain: cfg.ingress.domain.clone(),
         strip_headers: strip,
-        // The authorization endpoint and the TS.43 entitlement endpoint identify the device.
-        identify_paths: vec!["/authorize".into(), "/entitlement/v1".into()],
+        // The authorization endpoint (and its consent decision, which must come from the same
+        // subscriber) and the TS.43 entitlement endpoint identify the device.
+        identify_paths: vec!["/authorize".into(), "/authorize/consent".into(), "/entitlement/v1".into()],
         client_addr: cfg.client_addr_config()?,
     };
     let ingress = Arc::new(Ingress::new(ingress_cfg, bindings, clock.clone()));

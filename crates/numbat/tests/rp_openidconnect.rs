@@ -18,6 +18,7 @@ use std::net::IpAddr;
 
 both_backends! {
     rp_openidconnect_discovers_authorizes_and_verifies_the_id_token => full_round;
+    issue4_rp_openidconnect_signed_request_object_and_ps256_eddsa_id_tokens => algorithms_and_request_object;
 }
 
 async fn discover(s: &TestServer, http: &openidconnect::reqwest::Client) -> CoreProviderMetadata {
@@ -166,4 +167,125 @@ async fn rp_openidconnect_without_pkce_is_invalid_request() {
     assert_eq!((o.status, o.get("error")), (302, Some("invalid_request")), "{:?}", o.location);
     assert_eq!(o.get("state"), Some(csrf.secret().as_str()));
     s.stop().await;
+}
+
+/// A client like demo-app (same key) that registered `alg` for its ID tokens.
+fn client_with_alg(id: &str, alg: &str) -> impl FnOnce(&mut numbat::Config) + Send + 'static {
+    let (id, alg) = (id.to_owned(), alg.to_owned());
+    move |c| {
+        let mut other = c.clients[0].clone();
+        other.client_id = id;
+        other.id_token_signed_response_alg = alg;
+        c.clients.push(other);
+    }
+}
+
+/// Issue 4 items 1, 3, 8: the RP's code flow with a signed request object (P-23..P-26) for
+/// clients registering ES256, RS256, PS256 and EdDSA ID tokens; the `openidconnect` crate
+/// verifies each ID token (signature with the published JWKS, `at_hash` with the algorithm's
+/// hash: SHA-512 for EdDSA).
+async fn algorithms_and_request_object(b: Backend) {
+    let rs = client_with_alg("rs-app", "RS256");
+    let ps = client_with_alg("ps-app", "PS256");
+    let ed = client_with_alg("ed-app", "EdDSA");
+    let s = start_spec(Spec::new(b).tweak(move |c| {
+        rs(c);
+        ps(c);
+        ed(c);
+    }))
+    .await;
+    let http = rp_http();
+    let meta = discover(&s, &http).await;
+    let advertised: Vec<String> = meta
+        .id_token_signing_alg_values_supported()
+        .iter()
+        .map(|a| serde_json::to_value(a).unwrap().as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(advertised, vec!["ES256", "RS256", "PS256", "EdDSA"], "issue 4 item 1");
+    let cases = [
+        (CLIENT_ID, CoreJwsSigningAlgorithm::EcdsaP256Sha256, "ES256"),
+        ("rs-app", CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256, "RS256"),
+        ("ps-app", CoreJwsSigningAlgorithm::RsaSsaPssSha256, "PS256"),
+        ("ed-app", CoreJwsSigningAlgorithm::EdDsa, "EdDSA"),
+    ];
+    for (client_id, alg, name) in cases {
+        signed_request_round(&s, &http, meta.clone(), client_id, alg, name).await;
+    }
+    s.stop().await;
+}
+
+async fn signed_request_round(
+    s: &TestServer,
+    http: &openidconnect::reqwest::Client,
+    meta: CoreProviderMetadata,
+    client_id: &str,
+    alg: CoreJwsSigningAlgorithm,
+    name: &str,
+) {
+    let client = CoreClient::from_provider_metadata(meta, ClientId::new(client_id.into()), None)
+        .set_redirect_uri(RedirectUrl::new(REDIRECT_URI.into()).unwrap())
+        .set_auth_type(AuthType::RequestBody);
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (auth_url, csrf, nonce) = client
+        .authorize_url(
+            AuthenticationFlow::<CoreResponseType>::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .add_scope(Scope::new(PURPOSE.into()))
+        .add_scope(Scope::new("number-verification:verify".into()))
+        .add_prompt(CoreAuthPrompt::None)
+        .set_pkce_challenge(challenge)
+        .url();
+    // The request object carries every parameter the RP built (P-26); the query keeps only the
+    // four P-24 asks for, plus `request`.
+    let now = s.now();
+    let mut claims = json!({"iss": client_id, "aud": s.url("/authorize"), "iat": now, "exp": now + 60,
+        "jti": random_b64(12)});
+    for (k, v) in auth_url.query_pairs() {
+        claims[k.as_ref()] = json!(v);
+    }
+    let jwt = sign_client_jwt(&claims);
+    let mut url = auth_url.clone();
+    url.set_query(None);
+    {
+        let mut q = url.query_pairs_mut();
+        for (k, v) in auth_url.query_pairs() {
+            if ["scope", "response_type", "client_id", "redirect_uri"].contains(&k.as_ref()) {
+                q.append_pair(&k, &v);
+            }
+        }
+        q.append_pair("request", &jwt);
+    }
+    let o = follow_as_device(DEVICE_1, &url).await;
+    assert_eq!((o.status, o.get("error")), (302, None), "{name}: {:?} {}", o.location, o.body);
+    assert_eq!(o.get("state"), Some(csrf.secret().as_str()), "{name}: state from the request object");
+    let code = o.get("code").expect("code").to_owned();
+
+    let mut assertion = s.assertion_claims();
+    assertion["iss"] = json!(client_id);
+    assertion["sub"] = json!(client_id);
+    let token = client
+        .exchange_code(AuthorizationCode::new(code))
+        .expect("token endpoint")
+        .set_pkce_verifier(verifier)
+        .add_extra_param("client_assertion_type", ASSERTION_TYPE)
+        .add_extra_param("client_assertion", sign_client_jwt(&assertion))
+        .request_async(http)
+        .await
+        .unwrap_or_else(|e| panic!("{name}: code exchange failed: {e:?}"));
+    let id_token = token.id_token().expect("an ID token");
+    assert_eq!(id_token.signing_alg().expect("alg"), &alg, "{name}: the client's registered algorithm");
+    let verifier: CoreIdTokenVerifier = client.id_token_verifier().set_allowed_algs(vec![alg.clone()]);
+    let claims = id_token.claims(&verifier, &nonce).unwrap_or_else(|e| panic!("{name}: ID token rejected: {e:?}"));
+    assert!(claims.audiences().iter().any(|a| a.as_str() == client_id));
+    let expected = AccessTokenHash::from_token(
+        token.access_token(),
+        id_token.signing_alg().unwrap(),
+        id_token.signing_key(&verifier).expect("signing key"),
+    )
+    .expect("at_hash computable");
+    assert_eq!(claims.access_token_hash(), Some(&expected), "{name}: at_hash");
+    // Access tokens stay ES256 whatever the ID token uses.
+    assert_eq!(jwt_part(token.access_token().secret(), 0)["alg"], "ES256", "{name}");
 }

@@ -142,6 +142,17 @@ impl ResourceServer {
         if record.exp <= self.clock.now() {
             return Err(invalid("token record expired"));
         }
+        // P-57: a token minted under a refresh-token grant dies with its grant (revoked, or a
+        // rotated-out refresh token replayed). NV tokens never have one (NVR-03): no extra read.
+        if let Some(grant) = &record.grant {
+            let live = self.store.get(&keys::grant(grant)).await.map_err(|e| {
+                tracing::warn!(error = %e, "store unavailable while reading a grant");
+                NvError::Unavailable
+            })?;
+            if live.is_none() {
+                return Err(invalid("the token's grant was revoked"));
+            }
+        }
 
         // NVR-07 (scope), then NVR-08 (a subscriber must be bound).
         if !record.has_scope(op.scope()) {

@@ -272,3 +272,16 @@ async fn store_down_is_503_unavailable_and_spends_nothing() {
     flaky.set_down(false);
     expect_verified(rs.verify_number(&t, MSISDN).await, true).await;
 }
+
+#[tokio::test]
+async fn p57_token_of_a_revoked_grant_is_refused() {
+    // A token minted under a refresh-token grant lives only as long as the grant (P-57, S-10).
+    let rs = start().await;
+    let grant = "grant-under-test";
+    rs.store.put(&numbat_store::keys::grant(grant), b"{}", std::time::Duration::from_secs(60)).await.unwrap();
+    let live = rs.mint(&Tok { record_grant: Some(grant.into()), ..Tok::verify() }).await;
+    expect_verified(rs.verify_number(&live, MSISDN).await, true).await;
+    rs.store.delete(&numbat_store::keys::grant(grant)).await.unwrap();
+    let revoked = rs.mint(&Tok { record_grant: Some(grant.into()), ..Tok::verify() }).await;
+    expect_401(rs.verify_number(&revoked, MSISDN).await).await;
+}

@@ -32,6 +32,11 @@ pub fn client_jti(client_id: &str, jti: &str) -> String {
     format!("jti:{}:{}", digest(client_id), digest(jti))
 }
 
+/// A pushed authorization request (RFC 9126), single use (`take`), by its `request_uri`.
+pub fn pushed_request(request_uri: &str) -> String {
+    format!("par:{}", digest(request_uri))
+}
+
 /// Single-use mark of an ingress identity assertion's `jti` (issue 6 item 5), per ingress.
 pub fn ingress_jti(ingress_id: &str, jti: &str) -> String {
     format!("ijti:{}:{}", digest(ingress_id), digest(jti))
@@ -70,6 +75,43 @@ pub fn radius_dedup(source: std::net::SocketAddr, identifier: u8, authenticator:
     let auth: String = authenticator.iter().map(|b| format!("{b:02x}")).collect();
     format!("radius-dup:{}", digest(&format!("{source}/{identifier}/{auth}")))
 }
+
+/// A refresh-token grant (P-53..P-57): its existence is what keeps its refresh tokens and the
+/// access tokens minted under it alive; revoking the grant is deleting this key.
+pub fn grant(grant_id: &str) -> String {
+    format!("grant:{}", digest(grant_id))
+}
+
+/// A live refresh token of a client (single use, `take` on rotation). Scoped by client, so
+/// another client presenting it finds nothing and spends nothing (E-TK-40).
+pub fn refresh_token(client_id: &str, token: &str) -> String {
+    format!("rt:{}:{}", digest(client_id), digest(token))
+}
+
+/// The family mark of a refresh token (its grant), kept as long as the token could live: a
+/// token presented again after rotation is found here and revokes its grant (P-57).
+pub fn refresh_family(client_id: &str, token: &str) -> String {
+    format!("rtf:{}:{}", digest(client_id), digest(token))
+}
+
+/// A subscriber's consent to a client for one purpose (P-20). `subject_key` is an opaque
+/// server-keyed digest of the subscriber, never the MSISDN.
+pub fn consent(client_id: &str, subject_key: &str, purpose: &str) -> String {
+    format!("consent:{}:{}:{}", digest(client_id), subject_key, digest(purpose))
+}
+
+/// An authorization request waiting on the consent page (single use, short TTL, P-21).
+pub fn consent_pending(id: &str) -> String {
+    format!("consent-pending:{}", digest(id))
+}
+
+/// The clients registered through the admin API: one versioned document (the registry is small
+/// and read whole by every instance), rewritten under [`CLIENTS_LOCK`] by each change.
+pub const CLIENTS: &str = "clients:registry";
+/// The revision of [`CLIENTS`], polled by every instance (the document is read only on change).
+pub const CLIENTS_REV: &str = "clients:rev";
+/// Writers' mutual exclusion on [`CLIENTS`] (`put_if_absent` with a short TTL).
+pub const CLIENTS_LOCK: &str = "clients:lock";
 
 /// The public signing keys (JWKS) every verifier reads.
 pub const PUBLIC_KEYS: &str = "keys:public";

@@ -22,6 +22,13 @@ impl AuthorizationServer {
         let tag = ring::hmac::sign(&self.derive_key, code.as_bytes());
         numbat_jose::b64_encode(&tag.as_ref()[..24])
     }
+
+    /// The refresh-token grant's id, derived from the code the same way (a replayed code
+    /// revokes the grant too, P-57).
+    fn grant_id_for_code(&self, code: &str) -> String {
+        let tag = ring::hmac::sign(&self.derive_key, format!("grant\n{code}").as_bytes());
+        numbat_jose::b64_encode(&tag.as_ref()[..24])
+    }
 }
 
 #[async_trait::async_trait]
@@ -40,8 +47,9 @@ impl GrantHandler for AuthorizationCode {
         let Some(bytes) = s.store.take(&keys::auth_code(code)).await? else {
             // Unknown, expired or already used. If it was used, revoke what it produced.
             let revoked = s.store.delete(&keys::access_token(&s.jti_for_code(code))).await?;
-            if revoked {
-                tracing::warn!(client_id = %client.client.client_id, "authorization code replayed; its access token was revoked");
+            let revoked_grant = s.revoke_grant(&s.grant_id_for_code(code)).await?;
+            if revoked || revoked_grant {
+                tracing::warn!(client_id = %client.client.client_id, "authorization code replayed; its tokens were revoked");
             }
             return Err(invalid_grant("code is invalid, expired or already used").into());
         };
@@ -62,16 +70,22 @@ impl GrantHandler for AuthorizationCode {
             (None, Some(_)) => return Err(invalid_grant("code_verifier sent but no code_challenge was").into()),
             (None, None) => {}
         }
+        // P-53..P-58: a refresh token only with offline_access (consented at /authorize).
+        let grant = s.offline_grant(client, &rec.msisdn, rec.amr, &rec.scope, rec.auth_time).map(|g| (s.grant_id_for_code(code), g));
         let r = s
-            .issue(Issue {
-                client,
-                msisdn: Some(&rec.msisdn),
-                amr: vec![rec.amr],
-                scope: &rec.scope,
-                auth_time: Some(rec.auth_time),
-                nonce: rec.nonce.as_deref(),
-                jti: s.jti_for_code(code),
-            })
+            .issue_with_grant(
+                Issue {
+                    client,
+                    msisdn: Some(&rec.msisdn),
+                    amr: vec![rec.amr],
+                    scope: &rec.scope,
+                    auth_time: Some(rec.auth_time),
+                    nonce: rec.nonce.as_deref(),
+                    jti: s.jti_for_code(code),
+                    grant: None,
+                },
+                grant,
+            )
             .await?;
         Ok(r)
     }

@@ -61,16 +61,22 @@ impl GrantHandler for Ciba {
                     return Err(invalid_grant("auth_req_id was already redeemed (E-TK-21)").into());
                 };
                 let rec: CibaRecord = serde_json::from_slice(&taken).map_err(|_| invalid_grant("auth_req_id is invalid"))?;
+                // P-53, P-55: offline_access in a CIBA request may bring a refresh token.
+                let grant = s.offline_grant(client, &rec.msisdn, rec.amr, &rec.scope, rec.auth_time).map(|g| (s.random_token(), g));
                 Ok(s
-                    .issue(Issue {
-                        client,
-                        msisdn: Some(&rec.msisdn),
-                        amr: vec![rec.amr],
-                        scope: &rec.scope,
-                        auth_time: Some(rec.auth_time),
-                        nonce: None,
-                        jti: s.random_token(),
-                    })
+                    .issue_with_grant(
+                        Issue {
+                            client,
+                            msisdn: Some(&rec.msisdn),
+                            amr: vec![rec.amr],
+                            scope: &rec.scope,
+                            auth_time: Some(rec.auth_time),
+                            nonce: None,
+                            jti: s.random_token(),
+                            grant: None,
+                        },
+                        grant,
+                    )
                     .await?)
             }
         }

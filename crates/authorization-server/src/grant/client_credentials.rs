@@ -49,6 +49,7 @@ impl GrantHandler for ClientCredentials {
                 auth_time: None,
                 nonce: None,
                 jti: s.random_token(),
+                grant: None, // P-55: never a refresh token
             })
             .await?)
     }

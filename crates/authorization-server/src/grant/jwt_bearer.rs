@@ -69,7 +69,7 @@ impl GrantHandler for JwtBearer {
         let assertion = required(p, "assertion")?;
         let client_id = client.client.client_id.as_str();
         // P-66: signed by a key of the client.
-        let v = numbat_jose::verify(assertion, &client.keys, &client.auth_algs).map_err(|e| {
+        let v = s.registry.verify_jwt(client, assertion).await.map_err(|e| {
             tracing::debug!(client_id, error = %e, "JWT-bearer assertion rejected");
             invalid_grant("assertion signature is invalid")
         })?;
@@ -156,6 +156,11 @@ impl GrantHandler for JwtBearer {
             return Err(invalid_grant("sub must be tel:+E164 or operatortoken:<token> (P-64)").into());
         };
 
+        // P-69, E-TK-30: where the purpose's legal basis is consent, the subscriber must have
+        // consented (no interaction is possible here).
+        if s.consent_need(client_id, &msisdn, &scope).await? != crate::consent::ConsentNeed::Satisfied {
+            return Err(invalid_grant("consent required: the subscriber has not consented to this purpose (P-69)").into());
+        }
         let mut r = s
             .issue(Issue {
                 client,
@@ -165,6 +170,7 @@ impl GrantHandler for JwtBearer {
                 auth_time: Some(now),
                 nonce: None,
                 jti: s.random_token(),
+                grant: None, // P-55: never a refresh token
             })
             .await?;
         // P-70: the ICM example answers access_token, token_type and expires_in only.

@@ -5,6 +5,7 @@ mod authorization_code;
 mod ciba;
 mod client_credentials;
 mod jwt_bearer;
+mod refresh_token;
 
 use crate::client_auth::required;
 use crate::error::{invalid_request, ErrorCode, OAuthError, TokenError};
@@ -45,6 +46,7 @@ pub fn default_grants() -> Vec<Box<dyn GrantHandler>> {
         Box::new(client_credentials::ClientCredentials),
         Box::new(jwt_bearer::JwtBearer),
         Box::new(ciba::Ciba),
+        Box::new(refresh_token::RefreshToken),
     ]
 }
 

@@ -50,6 +50,7 @@ fn error_page(e: &OAuthError) -> HttpResponse {
 pub fn authorize_error(e: AuthorizeError) -> HttpResponse {
     match e {
         AuthorizeError::ErrorPage(e) => error_page(&e),
+        AuthorizeError::Consent(prompt) => super::consent::consent_page(&prompt),
         AuthorizeError::Redirect { redirect_uri, state, issuer, error } => {
             let mut pairs: Vec<(&str, &str)> = vec![("error", error.code.as_str())];
             if !error.description.is_empty() {
@@ -76,6 +77,13 @@ pub fn token_error(e: TokenError) -> HttpResponse {
         b.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"numbat\"")));
     }
     b.json(serde_json::json!({"error": e.error.code.as_str(), "error_description": e.error.description}))
+}
+
+/// RFC 9126 §2.3: a pushed request beyond the size bound.
+pub fn payload_too_large() -> HttpResponse {
+    HttpResponse::PayloadTooLarge()
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .json(serde_json::json!({"error": "invalid_request", "error_description": "request too large"}))
 }
 
 pub fn method_not_allowed(allow: &'static str) -> HttpResponse {
@@ -128,4 +136,42 @@ pub fn ciba_error(e: TokenError) -> HttpResponse {
             .json(serde_json::json!({"error": "access_denied", "error_description": e.error.description}));
     }
     token_error(e)
+}
+
+/// Consent admin API errors: JSON `{error, error_description}`, `WWW-Authenticate: Bearer` on 401.
+pub fn consent_admin_error(e: crate::consent::ConsentAdminError) -> HttpResponse {
+    use crate::consent::ConsentAdminError as E;
+    let (status, code, d) = match e {
+        E::Forbidden => (StatusCode::UNAUTHORIZED, "invalid_token", "admin token required"),
+        E::InvalidRequest(d) => (StatusCode::BAD_REQUEST, "invalid_request", d),
+        E::NotFound => (StatusCode::NOT_FOUND, "not_found", "no such consent or client"),
+        E::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "try again later"),
+    };
+    let mut b = HttpResponse::build(status);
+    b.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
+    if status == StatusCode::UNAUTHORIZED {
+        b.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+    }
+    b.json(serde_json::json!({"error": code, "error_description": d}))
+}
+
+/// Clients admin API errors (RFC 7591 error codes for bad metadata): JSON
+/// `{error, error_description}`, `WWW-Authenticate: Bearer` on 401.
+pub fn client_admin_error(e: crate::client_admin::ClientAdminError) -> HttpResponse {
+    use crate::client_admin::ClientAdminError as E;
+    let (status, code, d) = match e {
+        E::Unauthorized => (StatusCode::UNAUTHORIZED, "invalid_token", "admin token required".to_owned()),
+        E::NotFound => (StatusCode::NOT_FOUND, "not_found", "no such client".to_owned()),
+        E::Conflict(d) => (StatusCode::CONFLICT, "conflict", d),
+        E::InvalidMetadata(d) => (StatusCode::BAD_REQUEST, "invalid_client_metadata", d),
+        E::InvalidRedirectUri(d) => (StatusCode::BAD_REQUEST, "invalid_redirect_uri", d),
+        E::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "invalid_client_metadata", "client metadata too large".to_owned()),
+        E::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "try again later".to_owned()),
+    };
+    let mut b = HttpResponse::build(status);
+    b.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
+    if status == StatusCode::UNAUTHORIZED {
+        b.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+    }
+    b.json(serde_json::json!({"error": code, "error_description": d}))
 }

@@ -1,8 +1,11 @@
 //! The actix adapter: thin handlers that parse HTTP, call the domain, and hand errors to
 //! `errors.rs` (the only place that maps them to the wire).
 
+mod admin_clients;
+mod consent;
 mod errors;
 mod identity_assertion;
+mod par;
 
 use crate::params::Params;
 use crate::AuthorizationServer;
@@ -26,6 +29,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, server: Arc<AuthorizationServer>)
         .service(web::resource("/.well-known/openid-configuration").route(web::get().to(metadata)))
         .service(web::resource("/.well-known/oauth-authorization-server").route(web::get().to(metadata)))
         .service(web::resource("/jwks").route(web::get().to(jwks)))
+        .service(par::resource())
         .service(
             web::resource("/authorize")
                 .route(web::get().to(authorize_get))
@@ -73,6 +77,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, server: Arc<AuthorizationServer>)
                 .route(web::post().to(revoke))
                 .default_service(web::to(|| async { method_not_allowed("POST") })),
         );
+    admin_clients::configure(cfg);
+    consent::configure(cfg);
 }
 
 fn json_ok(body: Vec<u8>, cache: &'static str) -> HttpResponse {

@@ -99,6 +99,8 @@ pub struct Tok {
     pub store_record: bool,
     pub record_client_id: Option<String>,
     pub record_msisdn: Option<String>,
+    /// The refresh-token grant of the record (P-57): the token dies with `keys::grant(id)`.
+    pub record_grant: Option<String>,
 }
 
 impl Tok {
@@ -116,6 +118,7 @@ impl Tok {
             store_record: true,
             record_client_id: None,
             record_msisdn: Some(MSISDN.into()),
+            record_grant: None,
         }
     }
 
@@ -160,6 +163,7 @@ impl Rs {
                 scope: t.scope.clone(),
                 amr: t.amr.clone(),
                 exp: claims.exp,
+                grant: t.record_grant.clone(),
             };
             self.store
                 .put(&keys::access_token(&claims.jti), &rec.encode(), Duration::from_secs(300))
