@@ -108,12 +108,17 @@ impl ConsentRecord {
     pub const VERSION: u8 = 1;
 
     fn decode(b: &[u8]) -> Option<Self> {
-        serde_json::from_slice::<Self>(b).ok().filter(|r| r.v == Self::VERSION)
+        serde_json::from_slice::<Self>(b)
+            .ok()
+            .filter(|r| r.v == Self::VERSION)
     }
 
     /// Every consentable scope of `scope` is consented, and offline access where asked.
     pub fn covers(&self, scope: &ScopeSet) -> bool {
-        scope.iter().filter(|s| consentable(s)).all(|s| self.scopes.iter().any(|c| c == s))
+        scope
+            .iter()
+            .filter(|s| consentable(s))
+            .all(|s| self.scopes.iter().any(|c| c == s))
             && (!scope.contains(OFFLINE_ACCESS) || self.offline_access)
     }
 }
@@ -238,7 +243,11 @@ impl AuthorizationServer {
 
     /// The legal basis of a purpose (P-20).
     pub fn legal_basis(&self, purpose: &str) -> LegalBasis {
-        self.consent_cfg.bases.get(purpose).copied().unwrap_or(self.consent_cfg.default_basis)
+        self.consent_cfg
+            .bases
+            .get(purpose)
+            .copied()
+            .unwrap_or(self.consent_cfg.default_basis)
     }
 
     /// An opaque, stable key for a subscriber (server-keyed HMAC; not reversible without the
@@ -272,14 +281,23 @@ impl AuthorizationServer {
     /// What `scope` needs for this client and subscriber. No store read unless the purpose's
     /// basis is consent or offline access is asked for (the Number Verification path with a
     /// non-consent basis stays at its cost).
-    pub async fn consent_need(&self, client_id: &str, msisdn: &Msisdn, scope: &ScopeSet) -> Result<ConsentNeed, StoreError> {
-        let Ok(purpose) = scope.single_purpose() else { return Ok(ConsentNeed::Required) };
+    pub async fn consent_need(
+        &self,
+        client_id: &str,
+        msisdn: &Msisdn,
+        scope: &ScopeSet,
+    ) -> Result<ConsentNeed, StoreError> {
+        let Ok(purpose) = scope.single_purpose() else {
+            return Ok(ConsentNeed::Required);
+        };
         let basis = self.legal_basis(purpose.as_str());
         let offline = scope.contains(OFFLINE_ACCESS);
         if basis != LegalBasis::Consent && !offline {
             return Ok(ConsentNeed::Satisfied);
         }
-        let rec = self.consent_on_record(client_id, msisdn, purpose.as_str()).await?;
+        let rec = self
+            .consent_on_record(client_id, msisdn, purpose.as_str())
+            .await?;
         Ok(match rec {
             Some(r) if r.covers(scope) => ConsentNeed::Satisfied,
             _ if basis != LegalBasis::Consent => ConsentNeed::OfflineOnly,
@@ -289,11 +307,23 @@ impl AuthorizationServer {
     }
 
     /// Record (or widen) the consent for `scope`'s purpose.
-    pub(crate) async fn record_consent(&self, client_id: &str, msisdn: &Msisdn, scope: &ScopeSet) -> Result<(), StoreError> {
-        let Ok(purpose) = scope.single_purpose() else { return Ok(()) };
+    pub(crate) async fn record_consent(
+        &self,
+        client_id: &str,
+        msisdn: &Msisdn,
+        scope: &ScopeSet,
+    ) -> Result<(), StoreError> {
+        let Ok(purpose) = scope.single_purpose() else {
+            return Ok(());
+        };
         let now = self.clock.now();
-        let previous = self.consent_on_record(client_id, msisdn, purpose.as_str()).await?;
-        let mut scopes: Vec<String> = previous.as_ref().map(|r| r.scopes.clone()).unwrap_or_default();
+        let previous = self
+            .consent_on_record(client_id, msisdn, purpose.as_str())
+            .await?;
+        let mut scopes: Vec<String> = previous
+            .as_ref()
+            .map(|r| r.scopes.clone())
+            .unwrap_or_default();
         for s in scope.iter().filter(|s| consentable(s)) {
             if !scopes.iter().any(|c| c == s) {
                 scopes.push(s.to_owned());
@@ -304,13 +334,20 @@ impl AuthorizationServer {
             client_id: client_id.to_owned(),
             purpose: purpose.as_str().to_owned(),
             scopes,
-            offline_access: scope.contains(OFFLINE_ACCESS) || previous.is_some_and(|r| r.offline_access),
+            offline_access: scope.contains(OFFLINE_ACCESS)
+                || previous.is_some_and(|r| r.offline_access),
             granted_at: now,
             exp: now + self.consent_cfg.ttl_s,
         };
         let bytes = serde_json::to_vec(&rec).map_err(|e| StoreError::Config(e.to_string()))?;
         let ttl = Duration::from_secs(self.consent_cfg.ttl_s.max(1) as u64);
-        self.store.put(&self.consent_key(client_id, msisdn, purpose.as_str()), &bytes, ttl).await
+        self.store
+            .put(
+                &self.consent_key(client_id, msisdn, purpose.as_str()),
+                &bytes,
+                ttl,
+            )
+            .await
     }
 
     /// The consent step of `/authorize` (P-20, P-22, E-AZ-06, OIDC Core §11).
@@ -338,17 +375,34 @@ impl AuthorizationServer {
     }
 
     /// Park an authorization request for the consent page (single use, `page_ttl_s`).
-    pub(crate) async fn pending_consent(&self, code: CodeRecord, state: Option<&str>) -> Result<ConsentPrompt, StoreError> {
+    pub(crate) async fn pending_consent(
+        &self,
+        code: CodeRecord,
+        state: Option<&str>,
+    ) -> Result<ConsentPrompt, StoreError> {
         let now = self.clock.now();
-        let (pending_id, csrf_token, cookie) = (self.random_token(), self.random_token(), self.random_token());
-        let purpose = code.scope.single_purpose().map(|p| p.as_str().to_owned()).unwrap_or_default();
+        let (pending_id, csrf_token, cookie) = (
+            self.random_token(),
+            self.random_token(),
+            self.random_token(),
+        );
+        let purpose = code
+            .scope
+            .single_purpose()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_default();
         let prompt = ConsentPrompt {
             pending_id: pending_id.clone(),
             csrf_token: csrf_token.clone(),
             cookie: cookie.clone(),
             client_id: code.client_id.clone(),
             purpose,
-            scopes: code.scope.iter().filter(|s| consentable(s)).map(str::to_owned).collect(),
+            scopes: code
+                .scope
+                .iter()
+                .filter(|s| consentable(s))
+                .map(str::to_owned)
+                .collect(),
             offline_access: code.scope.contains(OFFLINE_ACCESS),
             redirect_source: redirect_source(&code.redirect_uri),
             ttl_s: self.consent_cfg.page_ttl_s,
@@ -366,34 +420,62 @@ impl AuthorizationServer {
         };
         let bytes = serde_json::to_vec(&rec).map_err(|e| StoreError::Config(e.to_string()))?;
         let ttl = Duration::from_secs(self.consent_cfg.page_ttl_s.max(1) as u64);
-        self.store.put(&keys::consent_pending(&pending_id), &bytes, ttl).await?;
+        self.store
+            .put(&keys::consent_pending(&pending_id), &bytes, ttl)
+            .await?;
         Ok(prompt)
     }
 
     /// `POST /authorize/consent`: the subscriber's decision (P-20, P-21, E-AZ-03).
-    pub async fn consent_decision(&self, sub: ConsentSubmission<'_>) -> Result<crate::authorize::AuthorizeRedirect, AuthorizeError> {
+    pub async fn consent_decision(
+        &self,
+        sub: ConsentSubmission<'_>,
+    ) -> Result<crate::authorize::AuthorizeRedirect, AuthorizeError> {
         let page = |code: ErrorCode, d: &str| AuthorizeError::ErrorPage(OAuthError::new(code, d));
         let p = sub.form;
         if p.oversized || !p.duplicates.is_empty() {
             return Err(page(ErrorCode::InvalidRequest, "malformed consent form"));
         }
         if !sub.same_origin {
-            return Err(page(ErrorCode::InvalidRequest, "the consent form was submitted from another site (P-21)"));
+            return Err(page(
+                ErrorCode::InvalidRequest,
+                "the consent form was submitted from another site (P-21)",
+            ));
         }
-        let id = p.get("pending").filter(|v| v.len() <= 128).ok_or_else(|| page(ErrorCode::InvalidRequest, "consent request missing"))?;
+        let id = p
+            .get("pending")
+            .filter(|v| v.len() <= 128)
+            .ok_or_else(|| page(ErrorCode::InvalidRequest, "consent request missing"))?;
         let key = keys::consent_pending(id);
-        let unknown = || page(ErrorCode::InvalidRequest, "this consent request is unknown, expired or already decided");
-        let bytes = self.store.get(&key).await.map_err(|e| AuthorizeError::ErrorPage(e.into()))?.ok_or_else(unknown)?;
+        let unknown = || {
+            page(
+                ErrorCode::InvalidRequest,
+                "this consent request is unknown, expired or already decided",
+            )
+        };
+        let bytes = self
+            .store
+            .get(&key)
+            .await
+            .map_err(|e| AuthorizeError::ErrorPage(e.into()))?
+            .ok_or_else(unknown)?;
         let rec: PendingConsent = serde_json::from_slice(&bytes).map_err(|_| unknown())?;
         let now = self.clock.now();
         if rec.exp <= now {
             return Err(unknown());
         }
         // P-21: the CSRF token from the page and the cookie set with it, in constant time.
-        let csrf_ok = p.get("csrf").is_some_and(|t| t.len() <= 128 && ct_eq(&sha256_b64(t), &rec.csrf));
-        let cookie_ok = sub.cookie.is_some_and(|c| c.len() <= 128 && ct_eq(&sha256_b64(c), &rec.cookie));
+        let csrf_ok = p
+            .get("csrf")
+            .is_some_and(|t| t.len() <= 128 && ct_eq(&sha256_b64(t), &rec.csrf));
+        let cookie_ok = sub
+            .cookie
+            .is_some_and(|c| c.len() <= 128 && ct_eq(&sha256_b64(c), &rec.cookie));
         if !csrf_ok || !cookie_ok {
-            return Err(page(ErrorCode::InvalidRequest, "the consent form's CSRF token is missing or invalid (P-21)"));
+            return Err(page(
+                ErrorCode::InvalidRequest,
+                "the consent form's CSRF token is missing or invalid (P-21)",
+            ));
         }
         // The device deciding is the subscriber the request was made for (identified again by the network).
         let same_device = match &sub.identity {
@@ -401,22 +483,42 @@ impl AuthorizationServer {
             _ => false,
         };
         if !same_device {
-            return Err(page(ErrorCode::AccessDenied, "the decision must come from the device the request was made on"));
+            return Err(page(
+                ErrorCode::AccessDenied,
+                "the decision must come from the device the request was made on",
+            ));
         }
         let approve = match p.get("decision") {
             Some("approve") => true,
             Some("deny") => false,
-            _ => return Err(page(ErrorCode::InvalidRequest, "decision must be approve or deny")),
+            _ => {
+                return Err(page(
+                    ErrorCode::InvalidRequest,
+                    "decision must be approve or deny",
+                ))
+            }
         };
         if now < rec.not_before {
-            return Err(page(ErrorCode::InvalidRequest, "decided too quickly; go back and decide again (P-21)"));
+            return Err(page(
+                ErrorCode::InvalidRequest,
+                "decided too quickly; go back and decide again (P-21)",
+            ));
         }
         // Single use: of two concurrent decisions exactly one proceeds.
-        let taken = self.store.take(&key).await.map_err(|e| AuthorizeError::ErrorPage(e.into()))?;
+        let taken = self
+            .store
+            .take(&key)
+            .await
+            .map_err(|e| AuthorizeError::ErrorPage(e.into()))?;
         if taken.is_none() {
             return Err(unknown());
         }
-        let PendingConsent { code, state, issuer, .. } = rec;
+        let PendingConsent {
+            code,
+            state,
+            issuer,
+            ..
+        } = rec;
         if !approve {
             return Err(AuthorizeError::Redirect {
                 redirect_uri: code.redirect_uri,
@@ -431,11 +533,19 @@ impl AuthorizationServer {
             issuer: issuer.clone(),
             error: e.into(),
         };
-        self.record_consent(&code.client_id, &code.msisdn, &code.scope).await.map_err(redirect_err)?;
-        self.mint_code(code.clone(), state.as_deref()).await.map_err(redirect_err)
+        self.record_consent(&code.client_id, &code.msisdn, &code.scope)
+            .await
+            .map_err(redirect_err)?;
+        self.mint_code(code.clone(), state.as_deref())
+            .await
+            .map_err(redirect_err)
     }
 
-    fn admin_msisdn(&self, bearer: Option<&str>, msisdn: Option<&str>) -> Result<Msisdn, ConsentAdminError> {
+    fn admin_msisdn(
+        &self,
+        bearer: Option<&str>,
+        msisdn: Option<&str>,
+    ) -> Result<Msisdn, ConsentAdminError> {
         if !self.admin_token_ok(bearer) {
             return Err(ConsentAdminError::Forbidden);
         }
@@ -444,7 +554,10 @@ impl AuthorizationServer {
     }
 
     /// The (client, purpose) pairs to look at: one client's purposes, or every client's.
-    fn consent_slots(&self, client_id: Option<&str>) -> Result<Vec<(String, String)>, ConsentAdminError> {
+    fn consent_slots(
+        &self,
+        client_id: Option<&str>,
+    ) -> Result<Vec<(String, String)>, ConsentAdminError> {
         let clients: Vec<_> = match client_id {
             Some(id) => vec![self.registry.get(id).ok_or(ConsentAdminError::NotFound)?],
             None => self.registry.all(),
@@ -498,13 +611,18 @@ impl AuthorizationServer {
         purpose: Option<&str>,
     ) -> Result<usize, ConsentAdminError> {
         let m = self.admin_msisdn(bearer, msisdn)?;
-        let client_id = client_id.ok_or(ConsentAdminError::InvalidRequest("client_id is required"))?;
+        let client_id =
+            client_id.ok_or(ConsentAdminError::InvalidRequest("client_id is required"))?;
         let mut n = 0;
         for (client, p) in self.consent_slots(Some(client_id))? {
             if purpose.is_some_and(|want| want != p) {
                 continue;
             }
-            if self.store.delete(&self.consent_key(&client, &m, &p)).await? {
+            if self
+                .store
+                .delete(&self.consent_key(&client, &m, &p))
+                .await?
+            {
                 n += 1;
             }
         }
@@ -542,14 +660,21 @@ mod tests {
     fn p20_consent_covers_scopes_and_offline_access() {
         let s = ScopeSet::parse("openid dpv:ServiceProvision phone offline_access").unwrap();
         assert!(rec(&["phone"], true).covers(&s));
-        assert!(!rec(&["phone"], false).covers(&s), "P-54: offline access needs its own consent");
+        assert!(
+            !rec(&["phone"], false).covers(&s),
+            "P-54: offline access needs its own consent"
+        );
         assert!(rec(&["phone"], false).covers(&without_offline(&s)));
         assert!(!rec(&[], true).covers(&s), "a scope not consented to");
     }
 
     #[test]
     fn p20_legal_basis_values() {
-        for b in [LegalBasis::Contract, LegalBasis::LegitimateInterest, LegalBasis::Consent] {
+        for b in [
+            LegalBasis::Contract,
+            LegalBasis::LegitimateInterest,
+            LegalBasis::Consent,
+        ] {
             assert_eq!(LegalBasis::parse(b.as_str()), Some(b));
         }
         assert_eq!(LegalBasis::parse("Consent"), None, "case-sensitive (P-02)");
@@ -557,7 +682,10 @@ mod tests {
 
     #[test]
     fn p21_form_action_allows_the_redirect_target() {
-        assert_eq!(redirect_source("http://127.0.0.1:9999/callback"), "http://127.0.0.1:9999");
+        assert_eq!(
+            redirect_source("http://127.0.0.1:9999/callback"),
+            "http://127.0.0.1:9999"
+        );
         assert_eq!(redirect_source("com.example.app:/cb"), "com.example.app:");
     }
 }

@@ -154,17 +154,13 @@ struct Entry {
     attempted_at: Option<Instant>,
 }
 
-/// The cache of keys fetched from `jwks_uri`s.
+/// The cache of keys fetched from `jwks_uri`s (the default has no fetcher: `jwks_uri` clients
+/// cannot authenticate).
+#[derive(Default)]
 pub struct RemoteJwks {
     fetcher: Option<Arc<dyn JwksFetcher>>,
     cfg: RemoteJwksConfig,
     entries: parking_lot::Mutex<HashMap<String, Arc<tokio::sync::Mutex<Entry>>>>,
-}
-
-impl Default for RemoteJwks {
-    fn default() -> Self {
-        RemoteJwks { fetcher: None, cfg: RemoteJwksConfig::default(), entries: Default::default() }
-    }
 }
 
 impl std::fmt::Debug for RemoteJwks {

@@ -34,7 +34,10 @@ pub struct RefreshConfig {
 
 impl Default for RefreshConfig {
     fn default() -> Self {
-        RefreshConfig { token_ttl_s: 14 * 24 * 3600, grant_ttl_s: 90 * 24 * 3600 }
+        RefreshConfig {
+            token_ttl_s: 14 * 24 * 3600,
+            grant_ttl_s: 90 * 24 * 3600,
+        }
     }
 }
 
@@ -57,7 +60,9 @@ impl GrantRecord {
     pub const VERSION: u8 = 1;
 
     pub fn decode(b: &[u8]) -> Option<Self> {
-        serde_json::from_slice::<Self>(b).ok().filter(|r| r.v == Self::VERSION)
+        serde_json::from_slice::<Self>(b)
+            .ok()
+            .filter(|r| r.v == Self::VERSION)
     }
 }
 
@@ -128,7 +133,9 @@ impl AuthorizationServer {
         mut i: Issue<'_>,
         grant: Option<(String, GrantRecord)>,
     ) -> Result<TokenResponse, crate::error::OAuthError> {
-        let Some((id, g)) = grant else { return self.issue(i).await };
+        let Some((id, g)) = grant else {
+            return self.issue(i).await;
+        };
         let now = self.clock.now();
         // Kept past its end by an access-token lifetime, so tokens minted at the end live out.
         let keep = g.exp - now + self.cfg.access_token_ttl_s + self.cfg.clock_skew_s;
@@ -141,15 +148,37 @@ impl AuthorizationServer {
     }
 
     /// A new refresh token of a grant: the live record and its family mark, same lifetime.
-    pub(crate) async fn mint_refresh_token(&self, client_id: &str, grant_id: &str, grant_exp: i64) -> Result<String, StoreError> {
+    pub(crate) async fn mint_refresh_token(
+        &self,
+        client_id: &str,
+        grant_id: &str,
+        grant_exp: i64,
+    ) -> Result<String, StoreError> {
         let now = self.clock.now();
         let exp = (now + self.refresh_cfg.token_ttl_s).min(grant_exp);
         let token = self.random_token();
-        let rec = RefreshRecord { v: 1, grant_id: grant_id.to_owned(), iat: now, exp };
+        let rec = RefreshRecord {
+            v: 1,
+            grant_id: grant_id.to_owned(),
+            iat: now,
+            exp,
+        };
         let bytes = serde_json::to_vec(&rec).map_err(|e| StoreError::Config(e.to_string()))?;
         // The family mark first: a token must never be live without it.
-        self.store.put(&keys::refresh_family(client_id, &token), &bytes, ttl(exp - now)).await?;
-        self.store.put(&keys::refresh_token(client_id, &token), &bytes, ttl(exp - now)).await?;
+        self.store
+            .put(
+                &keys::refresh_family(client_id, &token),
+                &bytes,
+                ttl(exp - now),
+            )
+            .await?;
+        self.store
+            .put(
+                &keys::refresh_token(client_id, &token),
+                &bytes,
+                ttl(exp - now),
+            )
+            .await?;
         Ok(token)
     }
 
@@ -159,9 +188,17 @@ impl AuthorizationServer {
     }
 
     /// The live grant `grant_id`, if not revoked or expired.
-    pub(crate) async fn live_grant(&self, grant_id: &str) -> Result<Option<GrantRecord>, StoreError> {
+    pub(crate) async fn live_grant(
+        &self,
+        grant_id: &str,
+    ) -> Result<Option<GrantRecord>, StoreError> {
         let now = self.clock.now();
-        Ok(self.store.get(&keys::grant(grant_id)).await?.and_then(|b| GrantRecord::decode(&b)).filter(|g| g.exp > now))
+        Ok(self
+            .store
+            .get(&keys::grant(grant_id))
+            .await?
+            .and_then(|b| GrantRecord::decode(&b))
+            .filter(|g| g.exp > now))
     }
 
     /// The grant behind a refresh token of `client_id`, live or rotated out (for RFC 7009
@@ -174,9 +211,18 @@ impl AuthorizationServer {
         if token.is_empty() || token.len() > MAX_REFRESH_TOKEN {
             return Ok(None);
         }
-        if let Some(b) = self.store.get(&keys::refresh_token(client_id, token)).await? {
+        if let Some(b) = self
+            .store
+            .get(&keys::refresh_token(client_id, token))
+            .await?
+        {
             return Ok(RefreshRecord::decode(&b).map(|r| (r, true)));
         }
-        Ok(self.store.get(&keys::refresh_family(client_id, token)).await?.and_then(|b| RefreshRecord::decode(&b)).map(|r| (r, false)))
+        Ok(self
+            .store
+            .get(&keys::refresh_family(client_id, token))
+            .await?
+            .and_then(|b| RefreshRecord::decode(&b))
+            .map(|r| (r, false)))
     }
 }

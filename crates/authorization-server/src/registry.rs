@@ -403,7 +403,8 @@ mod tests {
 
     #[test]
     fn hostile_metadata_is_refused() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut Client)>)> = vec![
+        type Change = Box<dyn Fn(&mut Client)>;
+        let cases: Vec<(&str, Change)> = vec![
             ("fragment", Box::new(|c| c.redirect_uris = vec!["https://app.example/cb#x".into()])),
             ("relative", Box::new(|c| c.redirect_uris = vec!["/cb".into()])),
             ("javascript", Box::new(|c| c.redirect_uris = vec!["javascript:alert(1)".into()])),

@@ -108,7 +108,8 @@ async fn p21_consent_cannot_be_forged_or_automated() {
     let o = post_consent(&s, DEVICE_1, &[("pending", p), ("csrf", c), ("decision", "approve")], &good_headers).await;
     assert_error_page(&o);
     s.clock.advance(2);
-    let cases: Vec<(&str, Vec<(&str, &str)>, Vec<(&str, &str)>)> = vec![
+    type Fields<'a> = Vec<(&'a str, &'a str)>;
+    let cases: Vec<(&str, Fields, Fields)> = vec![
         ("no CSRF token", vec![("pending", p), ("decision", "approve")], good_headers.to_vec()),
         ("forged CSRF token", vec![("pending", p), ("csrf", "forged"), ("decision", "approve")], good_headers.to_vec()),
         ("pending id of nothing", vec![("pending", "nope"), ("csrf", c), ("decision", "approve")], good_headers.to_vec()),

@@ -21,13 +21,28 @@ pub struct RefreshToken;
 
 /// The presented token is not live. If its family mark remains it was rotated out (or used
 /// concurrently): revoke its whole grant (P-57). Either way `invalid_grant` (E-TK-40).
-async fn reused(s: &AuthorizationServer, client_id: &str, token: &str) -> Result<TokenError, TokenError> {
-    if let Some(f) = s.store.get(&keys::refresh_family(client_id, token)).await?.and_then(|b| RefreshRecord::decode(&b)) {
+async fn reused(
+    s: &AuthorizationServer,
+    client_id: &str,
+    token: &str,
+) -> Result<TokenError, TokenError> {
+    if let Some(f) = s
+        .store
+        .get(&keys::refresh_family(client_id, token))
+        .await?
+        .and_then(|b| RefreshRecord::decode(&b))
+    {
         if s.revoke_grant(&f.grant_id).await? {
-            tracing::warn!(client_id, "rotated-out refresh token presented again; its grant was revoked (P-57)");
+            tracing::warn!(
+                client_id,
+                "rotated-out refresh token presented again; its grant was revoked (P-57)"
+            );
         }
     }
-    Ok(invalid_grant("refresh token is invalid, expired, revoked or already used (E-TK-40)").into())
+    Ok(
+        invalid_grant("refresh token is invalid, expired, revoked or already used (E-TK-40)")
+            .into(),
+    )
 }
 
 #[async_trait::async_trait]
@@ -36,7 +51,12 @@ impl GrantHandler for RefreshToken {
         GrantType::RefreshToken
     }
 
-    async fn handle(&self, s: &AuthorizationServer, client: &Arc<RegisteredClient>, p: &Params) -> Result<TokenResponse, TokenError> {
+    async fn handle(
+        &self,
+        s: &AuthorizationServer,
+        client: &Arc<RegisteredClient>,
+        p: &Params,
+    ) -> Result<TokenResponse, TokenError> {
         let token = required(p, "refresh_token")?;
         let client_id = client.client.client_id.as_str();
         if token.len() > MAX_REFRESH_TOKEN {
@@ -49,9 +69,14 @@ impl GrantHandler for RefreshToken {
         let Some(bytes) = s.store.get(&key).await? else {
             return Err(reused(s, client_id, token).await?);
         };
-        let rt = RefreshRecord::decode(&bytes).ok_or_else(|| invalid_grant("refresh token is invalid"))?;
+        let rt = RefreshRecord::decode(&bytes)
+            .ok_or_else(|| invalid_grant("refresh token is invalid"))?;
         let now = s.clock.now();
-        let Some(grant) = s.live_grant(&rt.grant_id).await?.filter(|g| g.client_id == client_id && rt.exp > now) else {
+        let Some(grant) = s
+            .live_grant(&rt.grant_id)
+            .await?
+            .filter(|g| g.client_id == client_id && rt.exp > now)
+        else {
             return Err(invalid_grant("the grant was revoked or has expired (E-TK-40)").into());
         };
         // P-56: the client's standing for this access, and the subscriber's consent, today.
@@ -59,17 +84,26 @@ impl GrantHandler for RefreshToken {
             s.revoke_grant(&rt.grant_id).await?;
             return Err(invalid_grant("the client may no longer obtain this scope (P-56)").into());
         }
-        if s.consent_need(client_id, &grant.msisdn, &grant.scope).await? != ConsentNeed::Satisfied {
+        if s.consent_need(client_id, &grant.msisdn, &grant.scope)
+            .await?
+            != ConsentNeed::Satisfied
+        {
             s.revoke_grant(&rt.grant_id).await?;
-            return Err(invalid_grant("consent was withdrawn; a new authorization is needed (P-56)").into());
+            return Err(invalid_grant(
+                "consent was withdrawn; a new authorization is needed (P-56)",
+            )
+            .into());
         }
         // RFC 6749 §6: a narrower scope may be asked for, never a wider one.
         let scope = match p.get("scope") {
             None => grant.scope.clone(),
             Some(raw) => {
-                let asked = ScopeSet::parse(raw).map_err(|_| invalid_scope("scope is malformed"))?;
+                let asked =
+                    ScopeSet::parse(raw).map_err(|_| invalid_scope("scope is malformed"))?;
                 if let Some(v) = asked.iter().find(|v| !grant.scope.contains(v)) {
-                    return Err(invalid_scope(format!("scope {v} was not granted (E-TK-04)")).into());
+                    return Err(
+                        invalid_scope(format!("scope {v} was not granted (E-TK-04)")).into(),
+                    );
                 }
                 if asked.single_purpose().is_err() {
                     return Err(invalid_scope("exactly one purpose is required (P-80)").into());
@@ -94,7 +128,10 @@ impl GrantHandler for RefreshToken {
             })
             .await?;
         // P-57: rotation on every use.
-        r.refresh_token = Some(s.mint_refresh_token(client_id, &rt.grant_id, grant.exp).await?);
+        r.refresh_token = Some(
+            s.mint_refresh_token(client_id, &rt.grant_id, grant.exp)
+                .await?,
+        );
         Ok(r)
     }
 }

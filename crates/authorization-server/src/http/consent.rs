@@ -75,16 +75,21 @@ pub(super) fn consent_page(p: &ConsentPrompt) -> HttpResponse {
         if p.secure_cookie { "; Secure" } else { "" }
     );
     let mut b = HttpResponse::Ok();
-    b.insert_header((header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")))
-        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
-        .insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")))
-        .insert_header((header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")));
+    b.insert_header((
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    ))
+    .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+    .insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")))
+    .insert_header((header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")));
     if let Ok(v) = HeaderValue::from_str(&csp) {
         b.insert_header((header::CONTENT_SECURITY_POLICY, v));
     } else {
         b.insert_header((
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("default-src 'none'; form-action 'self'; frame-ancestors 'none'"),
+            HeaderValue::from_static(
+                "default-src 'none'; form-action 'self'; frame-ancestors 'none'",
+            ),
         ));
     }
     if let Ok(v) = HeaderValue::from_str(&cookie) {
@@ -118,14 +123,30 @@ fn same_origin(req: &HttpRequest, issuer: &str) -> bool {
     }
 }
 
-async fn consent_post(s: web::Data<AuthorizationServer>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+async fn consent_post(
+    s: web::Data<AuthorizationServer>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
     let form = match read_limited(payload, MAX_CONSENT_FORM).await {
         Some(body) if is_form(&req) => Params::parse(&body),
-        Some(_) => return authorize_error(AuthorizeError::ErrorPage(invalid_request("the consent form must be form-encoded"))),
-        None => return authorize_error(AuthorizeError::ErrorPage(invalid_request("request too large"))),
+        Some(_) => {
+            return authorize_error(AuthorizeError::ErrorPage(invalid_request(
+                "the consent form must be form-encoded",
+            )))
+        }
+        None => {
+            return authorize_error(AuthorizeError::ErrorPage(invalid_request(
+                "request too large",
+            )))
+        }
     };
     // The ingress identifies the device on this path too; nothing a client sends can.
-    let identity = req.extensions().get::<IdentityOutcome>().cloned().unwrap_or(IdentityOutcome::NotIdentified);
+    let identity = req
+        .extensions()
+        .get::<IdentityOutcome>()
+        .cloned()
+        .unwrap_or(IdentityOutcome::NotIdentified);
     let cookie = consent_cookie(&req);
     let sub = ConsentSubmission {
         form: &form,
@@ -152,7 +173,9 @@ fn admin_query(s: &AuthorizationServer, req: &HttpRequest) -> Result<Params, Con
     }
     let q = Params::parse(req.query_string().as_bytes());
     if q.oversized || !q.duplicates.is_empty() {
-        return Err(ConsentAdminError::InvalidRequest("malformed or repeated query parameter"));
+        return Err(ConsentAdminError::InvalidRequest(
+            "malformed or repeated query parameter",
+        ));
     }
     Ok(q)
 }
@@ -162,7 +185,10 @@ async fn admin_list(s: web::Data<AuthorizationServer>, req: HttpRequest) -> Http
         Ok(q) => q,
         Err(e) => return consent_admin_error(e),
     };
-    match s.admin_list_consents(bearer(&req), q.get("msisdn"), q.get("client_id")).await {
+    match s
+        .admin_list_consents(bearer(&req), q.get("msisdn"), q.get("client_id"))
+        .await
+    {
         Ok(list) => HttpResponse::Ok()
             .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
             .json(serde_json::json!({ "consents": list })),
@@ -175,7 +201,15 @@ async fn admin_revoke(s: web::Data<AuthorizationServer>, req: HttpRequest) -> Ht
         Ok(q) => q,
         Err(e) => return consent_admin_error(e),
     };
-    match s.admin_revoke_consents(bearer(&req), q.get("msisdn"), q.get("client_id"), q.get("purpose")).await {
+    match s
+        .admin_revoke_consents(
+            bearer(&req),
+            q.get("msisdn"),
+            q.get("client_id"),
+            q.get("purpose"),
+        )
+        .await
+    {
         Ok(n) => HttpResponse::Ok()
             .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
             .json(serde_json::json!({ "revoked": n })),

@@ -47,7 +47,10 @@ pub struct RefreshSection {
 impl Default for RefreshSection {
     fn default() -> Self {
         let d = RefreshConfig::default();
-        RefreshSection { token_ttl_s: d.token_ttl_s, grant_ttl_s: d.grant_ttl_s }
+        RefreshSection {
+            token_ttl_s: d.token_ttl_s,
+            grant_ttl_s: d.grant_ttl_s,
+        }
     }
 }
 
@@ -64,7 +67,10 @@ impl Config {
             return Err(err("refresh.token_ttl_s", "60..=34560000 (400 days)"));
         }
         if !(r.token_ttl_s..=400 * 24 * 3600).contains(&r.grant_ttl_s) {
-            return Err(err("refresh.grant_ttl_s", "refresh.token_ttl_s..=34560000 (400 days)"));
+            return Err(err(
+                "refresh.grant_ttl_s",
+                "refresh.token_ttl_s..=34560000 (400 days)",
+            ));
         }
         Ok(())
     }
@@ -87,7 +93,10 @@ impl Config {
             return Err(err("consent.page_ttl_s", "30..=3600"));
         }
         if !(0..=30).contains(&c.min_decision_s) || c.min_decision_s >= c.page_ttl_s {
-            return Err(err("consent.min_decision_s", "0..=30, below consent.page_ttl_s"));
+            return Err(err(
+                "consent.min_decision_s",
+                "0..=30, below consent.page_ttl_s",
+            ));
         }
         Ok(ConsentConfig {
             bases,
@@ -100,7 +109,10 @@ impl Config {
     }
 
     pub fn refresh_config(&self) -> RefreshConfig {
-        RefreshConfig { token_ttl_s: self.refresh.token_ttl_s, grant_ttl_s: self.refresh.grant_ttl_s }
+        RefreshConfig {
+            token_ttl_s: self.refresh.token_ttl_s,
+            grant_ttl_s: self.refresh.grant_ttl_s,
+        }
     }
 }
 
@@ -120,11 +132,21 @@ mod tests {
     #[test]
     fn consent_validation_names_the_key() {
         let mut c = Config::dev();
-        c.consent.legal_basis.insert("dpv:ServiceProvision".into(), "maybe".into());
-        assert_eq!(c.validate().unwrap_err().key, "consent.legal_basis.\"dpv:ServiceProvision\"");
+        c.consent
+            .legal_basis
+            .insert("dpv:ServiceProvision".into(), "maybe".into());
+        assert_eq!(
+            c.validate().unwrap_err().key,
+            "consent.legal_basis.\"dpv:ServiceProvision\""
+        );
         let mut c = Config::dev();
-        c.consent.legal_basis.insert("dpv:NotAPurpose".into(), "consent".into());
-        assert_eq!(c.validate().unwrap_err().key, "consent.legal_basis.\"dpv:NotAPurpose\"");
+        c.consent
+            .legal_basis
+            .insert("dpv:NotAPurpose".into(), "consent".into());
+        assert_eq!(
+            c.validate().unwrap_err().key,
+            "consent.legal_basis.\"dpv:NotAPurpose\""
+        );
         let mut c = Config::dev();
         c.consent.default_legal_basis = "opt_out".into();
         assert_eq!(c.validate().unwrap_err().key, "consent.default_legal_basis");
