@@ -531,18 +531,10 @@ impl Config {
         };
         let sector = match &c.sector_identifier {
             Some(s) => s.clone(),
-            None => {
-                let hosts: std::collections::BTreeSet<String> = c
-                    .redirect_uris
-                    .iter()
-                    .filter_map(|u| url::Url::parse(u).ok().and_then(|u| u.host_str().map(str::to_owned)))
-                    .collect();
-                if hosts.len() != 1 {
-                    return Err("sector_identifier is required when redirect URIs span several hosts (P-85)".into());
-                }
-                hosts.into_iter().next().unwrap_or_default()
-            }
+            None => numbat_authorization_server::client_admin::default_sector(&c.redirect_uris)?,
         };
+        // default_purpose, jwt_bearer_subjects and ciba_login_hints are checked where every
+        // client is, config or store: `RegisteredClient::with_policy` (validate() and start).
         Ok(numbat_core::Client {
             client_id: c.client_id.clone(),
             redirect_uris: c.redirect_uris.clone(),
@@ -552,28 +544,9 @@ impl Config {
             id_token_signed_response_alg: c.id_token_signed_response_alg.clone(),
             sector_identifier: sector,
             require_pkce: c.require_pkce,
-            default_purpose: match &c.default_purpose {
-                Some(p) => {
-                    numbat_core::Purpose::parse(p).map_err(|e| format!("default_purpose: {e}"))?;
-                    if !c.scopes.contains(p) {
-                        return Err("default_purpose must be among the client's scopes".into());
-                    }
-                    Some(p.clone())
-                }
-                None => None,
-            },
-            jwt_bearer_subjects: {
-                if let Some(k) = c.jwt_bearer_subjects.iter().find(|k| !matches!(k.as_str(), "tel" | "operatortoken")) {
-                    return Err(format!("jwt_bearer_subjects: {k} is not tel or operatortoken (ipport: is never a JWT-bearer subject)"));
-                }
-                c.jwt_bearer_subjects.clone()
-            },
-            ciba_login_hints: {
-                if let Some(k) = c.ciba_login_hints.iter().find(|k| !matches!(k.as_str(), "tel" | "ipport" | "operatortoken")) {
-                    return Err(format!("ciba_login_hints: {k} is not tel, ipport or operatortoken"));
-                }
-                c.ciba_login_hints.clone()
-            },
+            default_purpose: c.default_purpose.clone(),
+            jwt_bearer_subjects: c.jwt_bearer_subjects.clone(),
+            ciba_login_hints: c.ciba_login_hints.clone(),
             jwks,
             jwks_uri: c.jwks_uri.clone(),
             client_secret_hash: c.client_secret_hash.clone(),
@@ -603,6 +576,25 @@ mod tests {
         let mut c = Config::dev();
         c.server.issuer = "http://example.com".into();
         assert_eq!(c.validate().unwrap_err().key, "server.issuer");
+    }
+
+    /// Config clients get the registry's checks (P-72, P-79, P-85) before the server starts.
+    #[test]
+    fn client_metadata_errors_name_the_client() {
+        let bad: [fn(&mut ClientConfig); 4] = [
+            |c| c.jwt_bearer_subjects = vec!["ipport".into()],
+            |c| c.ciba_login_hints = vec!["imsi".into()],
+            |c| c.default_purpose = Some("dpv:NotAPurpose".into()),
+            |c| {
+                c.sector_identifier = None;
+                c.redirect_uris = vec!["https://a.example/cb".into(), "https://b.example/cb".into()];
+            },
+        ];
+        for f in bad {
+            let mut c = Config::dev();
+            f(&mut c.clients[0]);
+            assert_eq!(c.validate().unwrap_err().key, "clients[0]");
+        }
     }
 
     #[test]
