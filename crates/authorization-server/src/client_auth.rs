@@ -1,6 +1,6 @@
 //! Client authentication with `private_key_jwt` (P-88..P-91, S-05).
 
-use crate::error::{invalid_client, invalid_request, TokenError};
+use crate::error::{invalid_client, invalid_request, ErrorCode, OAuthError, TokenError};
 use crate::params::Params;
 use crate::registry::{AuthMethod, RegisteredClient};
 use crate::{AuthorizationServer, MAX_LIFETIME_S};
@@ -76,14 +76,14 @@ impl AuthorizationServer {
             if p.get("client_id").is_some_and(|cid| cid != id) {
                 return Err(fail("client_id does not match the HTTP Basic credentials", true));
             }
-            return self.authenticate_secret(&id, secret, AuthMethod::ClientSecretBasic).await.map_err(|d| fail(d, true));
+            return self.authenticate_secret(&id, secret, AuthMethod::ClientSecretBasic, true).await;
         }
         if let Some(secret) = form_secret {
             if assertion_sent {
                 return Err(fail("use exactly one client authentication method", false));
             }
             let id = p.get("client_id").ok_or_else(|| fail("client_id is required with client_secret", false))?;
-            return self.authenticate_secret(id, secret.to_owned(), AuthMethod::ClientSecretPost).await.map_err(|d| fail(d, false));
+            return self.authenticate_secret(id, secret.to_owned(), AuthMethod::ClientSecretPost, false).await;
         }
         let (Some(assertion), assertion_type) = (p.get("client_assertion"), p.get("client_assertion_type")) else {
             return Err(fail("client authentication required (private_key_jwt)", false));
@@ -133,20 +133,30 @@ impl AuthorizationServer {
         client_id: &str,
         secret: String,
         method: AuthMethod,
-    ) -> Result<Arc<RegisteredClient>, &'static str> {
-        let client = self.registry.get(client_id).ok_or("unknown client")?;
+        http_auth: bool,
+    ) -> Result<Arc<RegisteredClient>, TokenError> {
+        let fail = |d: &str| TokenError { error: invalid_client(d), http_auth };
+        let client = self.registry.get(client_id).ok_or_else(|| fail("unknown client"))?;
         if client.auth_method != method {
-            return Err(match client.auth_method {
+            return Err(fail(match client.auth_method {
                 AuthMethod::PrivateKeyJwt => "client authentication must use private_key_jwt (P-88)",
                 _ => "the client is not registered for this authentication method",
-            });
+            }));
         }
-        let phc = client.client.client_secret_hash.clone().ok_or("the client has no secret")?;
-        if !crate::client_secret::verify(phc, secret).await {
-            tracing::debug!(client_id, "client secret rejected");
-            return Err("client authentication failed");
+        let phc = client.client.client_secret_hash.clone().ok_or_else(|| fail("the client has no secret"))?;
+        match crate::client_secret::verify(phc, secret).await {
+            Ok(true) => Ok(client),
+            Ok(false) => {
+                tracing::debug!(client_id, "client secret rejected");
+                Err(fail("client authentication failed"))
+            }
+            // Every argon2 slot stayed busy (a flood of guesses): 503, not a verdict.
+            Err(crate::client_secret::Busy) => Err(OAuthError::new(
+                ErrorCode::TemporarilyUnavailable,
+                "the service is temporarily unavailable",
+            )
+            .into()),
         }
-        Ok(client)
     }
 
     /// P-89..P-91 on verified claims. Returns a description of the first failure.
@@ -205,7 +215,12 @@ fn parse_basic(h: &str) -> Option<(String, String)> {
     let raw = base64::engine::general_purpose::STANDARD.decode(value.trim()).ok()?;
     let raw = String::from_utf8(raw).ok()?;
     let (id, secret) = raw.split_once(':')?;
-    let decode = |s: &str| form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
+    // RFC 6749 §2.3.1: each part is application/x-www-form-urlencoded ('+' is a space, '%XX' a
+    // byte); a literal '&' or '=' is kept as it is (a form parser would split there).
+    let decode = |s: &str| {
+        let s = s.replace('+', " ");
+        percent_encoding::percent_decode_str(&s).decode_utf8().ok().map(|v| v.into_owned())
+    };
     let (id, secret) = (decode(id)?, decode(secret)?);
     (!id.is_empty() && !secret.is_empty()).then_some((id, secret))
 }
@@ -213,4 +228,27 @@ fn parse_basic(h: &str) -> Option<(String, String)> {
 /// Used by grants that need a parameter.
 pub(crate) fn required<'a>(p: &'a Params, name: &str) -> Result<&'a str, TokenError> {
     p.get(name).ok_or_else(|| invalid_request(format!("{name} missing")).into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_basic;
+    use base64::Engine;
+
+    fn basic(id: &str, secret: &str) -> String {
+        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}")))
+    }
+
+    /// RFC 6749 §2.3.1: both parts form-urlencoded; '&' and '=' in a secret survive.
+    #[test]
+    fn basic_credentials_decode_per_rfc6749() {
+        assert_eq!(parse_basic(&basic("app", "a&b=c")), Some(("app".into(), "a&b=c".into())));
+        assert_eq!(parse_basic(&basic("my%20app", "s%26t+u")), Some(("my app".into(), "s&t u".into())));
+        assert_eq!(parse_basic(&basic("app", "x:y")), Some(("app".into(), "x:y".into())), "only the first ':' splits");
+        assert_eq!(parse_basic(&basic("app", "%ff")), None, "not UTF-8");
+        assert_eq!(parse_basic(&basic("", "s")), None);
+        assert_eq!(parse_basic(&basic("app", "")), None);
+        assert_eq!(parse_basic("Bearer abc"), None);
+        assert_eq!(parse_basic("Basic !!!"), None);
+    }
 }

@@ -20,6 +20,13 @@ const MAX_PHC_LEN: usize = 512;
 /// At most this many argon2 computations at once: a flood of wrong secrets queues here instead
 /// of taking every core.
 static SLOTS: Semaphore = Semaphore::const_new(4);
+/// How long a verification waits for a slot before the answer is "busy" (503), so a flood
+/// cannot queue legitimate clients without bound.
+const SLOT_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// No argon2 slot became free within [`SLOT_WAIT`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Busy;
 
 /// A fresh random secret (256 bits, base64url).
 pub fn generate() -> String {
@@ -70,19 +77,20 @@ pub fn check_phc(phc: &str) -> Result<(), String> {
 }
 
 /// Verify `secret` against `phc` on the blocking pool. Comparison of the derived hashes is
-/// constant-time inside the argon2 crate.
-pub async fn verify(phc: String, secret: String) -> bool {
+/// constant-time inside the argon2 crate. [`Busy`] when no slot frees up within [`SLOT_WAIT`].
+pub async fn verify(phc: String, secret: String) -> Result<bool, Busy> {
     if secret.is_empty() || secret.len() > MAX_SECRET_LEN {
-        return false;
+        return Ok(false);
     }
-    let Ok(_slot) = SLOTS.acquire().await else {
-        return false;
+    let _slot = match tokio::time::timeout(SLOT_WAIT, SLOTS.acquire()).await {
+        Ok(Ok(slot)) => slot,
+        Ok(Err(_)) | Err(_) => return Err(Busy),
     };
-    tokio::task::spawn_blocking(move || {
+    Ok(tokio::task::spawn_blocking(move || {
         PasswordHash::new(&phc).is_ok_and(|h| Argon2::default().verify_password(secret.as_bytes(), &h).is_ok())
     })
     .await
-    .unwrap_or(false)
+    .unwrap_or(false))
 }
 
 #[cfg(test)]
@@ -97,10 +105,10 @@ mod tests {
         assert!(h.starts_with("$argon2id$"), "{h}");
         assert!(!h.contains(&s));
         check_phc(&h).unwrap();
-        assert!(verify(h.clone(), s.clone()).await);
-        assert!(!verify(h.clone(), format!("{s}x")).await);
-        assert!(!verify(h, String::new()).await);
-        assert!(!verify("not-a-phc".into(), s).await);
+        assert_eq!(verify(h.clone(), s.clone()).await, Ok(true));
+        assert_eq!(verify(h.clone(), format!("{s}x")).await, Ok(false));
+        assert_eq!(verify(h, String::new()).await, Ok(false));
+        assert_eq!(verify("not-a-phc".into(), s).await, Ok(false));
     }
 
     #[test]

@@ -163,14 +163,16 @@ impl AuthorizationServer {
         }
         let uri = p.get("request_uri").unwrap_or_default();
         let bad_uri = || page(ErrorCode::InvalidRequestUri, "request_uri is unknown, expired or already used");
-        let bytes = self
-            .store
-            .take(&keys::pushed_request(uri))
-            .await
-            .map_err(|e| AuthorizeError::ErrorPage(e.into()))?
-            .ok_or_else(bad_uri)?;
-        let rec: PushedRecord = serde_json::from_slice(&bytes).map_err(|_| bad_uri())?;
+        // Read, check the client, then take: a client that learns another's request_uri (it
+        // passes through the browser) must not be able to spend it. The take decides single use.
+        let key = keys::pushed_request(uri);
+        let unavailable = |e: numbat_store::StoreError| AuthorizeError::ErrorPage(e.into());
+        let peeked = self.store.get(&key).await.map_err(unavailable)?.ok_or_else(bad_uri)?;
+        let rec: PushedRecord = serde_json::from_slice(&peeked).map_err(|_| bad_uri())?;
         if rec.v != PushedRecord::VERSION || rec.client_id != client.client.client_id || rec.exp <= self.clock.now() {
+            return Err(bad_uri());
+        }
+        if self.store.take(&key).await.map_err(unavailable)?.as_deref() != Some(peeked.as_slice()) {
             return Err(bad_uri());
         }
         let params = Params::from_pairs(rec.params.into_iter());

@@ -275,9 +275,12 @@ async fn rfc9126_authorize_with_request_uri() {
         .await;
     assert_success_redirect(&s, &o, &req);
 
-    // Another client's request_uri: refused (and spent).
+    // Another client's request_uri: refused, and not spent (a client that learns another's
+    // request_uri from the browser cannot burn it).
     let uri = s.pushed_uri(&req.params).await;
     invalid_request_uri_page(&s.authorize_pushed("other-app", &uri, &[]).await, "other client");
+    assert_success_redirect(&s, &s.authorize_pushed(CLIENT_ID, &uri, &[]).await, &req);
+    invalid_request_uri_page(&s.authorize_pushed(CLIENT_ID, &uri, &[]).await, "used once");
     // Expired (60 s).
     let uri = s.pushed_uri(&req.params).await;
     s.clock.advance(61);
