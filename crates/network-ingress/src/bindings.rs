@@ -7,7 +7,9 @@
 //!   port is inside the block matches, so a shared address without a port identifies nobody.
 //!
 //! A whole IPv4 address or an IPv6 /64 is one store value; a shared address's port blocks are one
-//! store range map. The latest write decides whether a public IPv4 is shared: binding it whole
+//! store range map. Only provisioning changes an address's shape: its latest write decides
+//! whether a public IPv4 is shared (RADIUS never deletes port blocks and never binds a shared
+//! address whole: [`Bindings::upsert_if_not_shared`], issue 6 review finding 2). Binding it whole
 //! removes its port blocks and binding a block removes the whole-address binding, in the same
 //! round trip (not atomically across the two keys: only two writers racing on one address could
 //! leave both, and then the whole-address binding answers). A lookup reads the whole address
@@ -97,8 +99,10 @@ pub struct Binding {
     /// Acct-Session-Id of the RADIUS session that owns the address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
-    /// The packet gateway that reported the session (`ip:<NAS-IP-Address>`,
-    /// `ip:<NAS-IPv6-Address>`, `id:<NAS-Identifier>` or `src:<source address>`).
+    /// The packet gateway that reported the session: the RADIUS client block that authenticated
+    /// the packet, then what the packet says (`cidr:<block>|ip:<NAS-IP-Address>`,
+    /// `…|ip:<NAS-IPv6-Address>`, `…|id:<NAS-Identifier>` or `…|src:<source address>`; see
+    /// [`crate::radius::accounting::gateway_of`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nas_id: Option<String>,
     /// Unix seconds of the last accounting packet that confirmed the binding.
@@ -186,7 +190,8 @@ fn slot(domain: &str, addr: &BindingAddr) -> Slot {
 }
 
 /// The writes that bind `addr` to `value`: its own, and the removal of the other form of a
-/// public IPv4 (whole vs port blocks), so one address is not both.
+/// public IPv4 (whole vs port blocks), so one address is not both. Provisioning only: it is the
+/// one writer allowed to change an address's shape (see [`Bindings::upsert_if_not_shared`]).
 fn write_ops(domain: &str, addr: &BindingAddr, value: Vec<u8>, ttl: Duration, ops: &mut Vec<BatchOp>) {
     match (slot(domain, addr), *addr) {
         (Slot::Value { key }, BindingAddr::Ipv4(v4)) => {
@@ -211,6 +216,14 @@ pub fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// What [`Bindings::upsert_if_not_shared`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upserted {
+    Written,
+    /// The address has CGNAT port blocks: nothing written, the blocks untouched.
+    Shared,
+}
+
 #[derive(Clone)]
 pub struct Bindings {
     store: SharedStore,
@@ -222,11 +235,45 @@ impl Bindings {
     }
 
     /// Bind `addr` (an `IpAddr` converts: IPv4 whole, IPv6 by /64) for `ttl`, replacing what
-    /// was there. One round trip on Redis.
+    /// was there, the other form of a public IPv4 included (a whole address drops its port
+    /// blocks, a block drops the whole-address binding). One round trip on Redis. Provisioning
+    /// and static configuration only: RADIUS writes through [`Bindings::upsert_if_not_shared`].
     pub async fn upsert(&self, domain: &str, addr: impl Into<BindingAddr>, b: &Binding, ttl: Duration) -> Result<(), StoreError> {
         let mut ops = Vec::with_capacity(2);
         write_ops(domain, &addr.into(), b.to_bytes()?, ttl, &mut ops);
         self.store.batch(&ops).await
+    }
+
+    /// The RADIUS write path (issue 6, review finding 2): bind `ip` (IPv4 whole, IPv6 by /64)
+    /// unless it is a shared CGNAT address, and never touch a port map.
+    ///
+    /// Only provisioning may change an address's shape. A gateway reporting a Framed-IP that is
+    /// a provisioned CGNAT public address must not turn it into a single-subscriber address
+    /// (every device behind it would become that subscriber: fails open), so an IPv4 address
+    /// whose port map holds any entry is not written ([`Upserted::Shared`]). The port map is
+    /// counted before the write and again after it: a provisioning import that made the address
+    /// shared in between makes this call take its own write back (compare-and-delete on the
+    /// exact bytes), so the two never stay side by side. Three round trips for IPv4 (count,
+    /// put, count), one for IPv6. A count may include expired blocks: fail closed.
+    pub async fn upsert_if_not_shared(&self, domain: &str, ip: IpAddr, b: &Binding, ttl: Duration) -> Result<Upserted, StoreError> {
+        let addr = BindingAddr::from(ip);
+        let Slot::Value { key } = slot(domain, &addr) else { unreachable!("an IpAddr binds as one value") };
+        let value = b.to_bytes()?;
+        let BindingAddr::Ipv4(v4) = addr else {
+            // An IPv6 /64: never shared.
+            self.store.put(&key, &value, ttl).await?;
+            return Ok(Upserted::Written);
+        };
+        let ports = keys::binding_ports(domain, v4);
+        if self.store.range_count(&ports).await? > 0 {
+            return Ok(Upserted::Shared);
+        }
+        self.store.put(&key, &value, ttl).await?;
+        if self.store.range_count(&ports).await? > 0 {
+            self.store.delete_if(&key, &value).await?;
+            return Ok(Upserted::Shared);
+        }
+        Ok(Upserted::Written)
     }
 
     /// Many bindings in as few round trips as the store allows (bulk import). Not atomic as a
@@ -426,6 +473,103 @@ mod tests {
         assert!(b.lookup("d", ip, Some(1), 1_000).await.unwrap().is_some());
         assert!(b.lookup("d", ip, Some(1), 1_999).await.unwrap().is_some());
         assert!(b.lookup("d", ip, Some(1), 2_000).await.unwrap().is_none(), "window over");
+    }
+
+    /// Issue 6, review finding 2: the RADIUS write path never deletes port blocks and never binds
+    /// a shared address whole (it used to: one Start for 198.51.100.7 made every port of it
+    /// +34600000009); provisioning's whole-address write still replaces the blocks.
+    #[tokio::test]
+    async fn the_radius_write_path_leaves_shared_addresses_alone() {
+        let b = Bindings::new(Arc::new(MemoryStore::new()));
+        let ttl = Duration::from_secs(60);
+        let public = v4("198.51.100.7");
+        let ip = IpAddr::V4(public);
+        let rec = |n: &str, s| Binding::new(m(n), s, 0);
+        b.upsert("d", BindingAddr::port_block(public, 40000, 40255).unwrap(), &rec("+34600000006", Source::Provisioning), ttl).await.unwrap();
+        b.upsert("d", BindingAddr::port_block(public, 40256, 40511).unwrap(), &rec("+34600000008", Source::Provisioning), ttl).await.unwrap();
+        assert_eq!(b.upsert_if_not_shared("d", ip, &rec("+34600000009", Source::Radius), ttl).await.unwrap(), Upserted::Shared);
+        let mapped = "::ffff:198.51.100.7".parse().unwrap();
+        assert_eq!(b.upsert_if_not_shared("d", mapped, &rec("+34600000009", Source::Radius), ttl).await.unwrap(), Upserted::Shared);
+        assert!(b.lookup("d", ip, None, 0).await.unwrap().is_none(), "still shared: no port, nobody");
+        assert_eq!(b.lookup("d", ip, Some(40001), 0).await.unwrap().unwrap().msisdn, m("+34600000006"));
+        assert_eq!(b.lookup("d", ip, Some(40300), 0).await.unwrap().unwrap().msisdn, m("+34600000008"));
+        // Another domain's blocks do not make this address shared there.
+        assert_eq!(b.upsert_if_not_shared("e", ip, &rec("+34600000009", Source::Radius), ttl).await.unwrap(), Upserted::Written);
+        assert_eq!(b.lookup("e", ip, Some(40001), 0).await.unwrap().unwrap().msisdn, m("+34600000009"));
+        // Unshared addresses and /64s are written as before.
+        let other = "10.0.0.1".parse().unwrap();
+        assert_eq!(b.upsert_if_not_shared("d", other, &rec("+34600000001", Source::Radius), ttl).await.unwrap(), Upserted::Written);
+        assert_eq!(b.lookup("d", other, None, 0).await.unwrap().unwrap().msisdn, m("+34600000001"));
+        let v6 = "2001:db8:1:2::5".parse().unwrap();
+        assert_eq!(b.upsert_if_not_shared("d", v6, &rec("+34600000007", Source::Radius), ttl).await.unwrap(), Upserted::Written);
+        assert_eq!(b.lookup("d", "2001:db8:1:2::77".parse().unwrap(), None, 0).await.unwrap().unwrap().msisdn, m("+34600000007"));
+        // Provisioning still changes the shape: a whole-address write replaces the blocks.
+        b.upsert("d", ip, &rec("+34600000003", Source::Provisioning), ttl).await.unwrap();
+        assert_eq!(b.lookup("d", ip, Some(40001), 0).await.unwrap().unwrap().msisdn, m("+34600000003"));
+        // And then RADIUS may rebind the (no longer shared) address.
+        assert_eq!(b.upsert_if_not_shared("d", ip, &rec("+34600000009", Source::Radius), ttl).await.unwrap(), Upserted::Written);
+    }
+
+    /// A store where a provisioning import makes `public` shared right after the RADIUS write of
+    /// its whole address lands (the race between the count and the write).
+    struct ProvisionedMeanwhile {
+        inner: MemoryStore,
+        whole: String,
+        ports: String,
+    }
+
+    #[async_trait::async_trait]
+    impl numbat_store::Store for ProvisionedMeanwhile {
+        async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
+            self.inner.put(key, value, ttl).await?;
+            if key == self.whole {
+                self.inner.range_put(&self.ports, 1024, 2047, b"provisioned", ttl).await?;
+            }
+            Ok(())
+        }
+        async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+            self.inner.get(key).await
+        }
+        async fn delete(&self, key: &str) -> Result<bool, StoreError> {
+            self.inner.delete(key).await
+        }
+        async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+            self.inner.take(key).await
+        }
+        async fn put_if_absent(&self, key: &str, value: &[u8], ttl: Duration) -> Result<bool, StoreError> {
+            self.inner.put_if_absent(key, value, ttl).await
+        }
+        async fn delete_if(&self, key: &str, expected: &[u8]) -> Result<bool, StoreError> {
+            self.inner.delete_if(key, expected).await
+        }
+        async fn rate_limit(&self, key: &str, limit: u64, window: Duration) -> Result<numbat_store::RateDecision, StoreError> {
+            self.inner.rate_limit(key, limit, window).await
+        }
+        async fn ping(&self) -> Result<(), StoreError> {
+            Ok(())
+        }
+        async fn range_count(&self, key: &str) -> Result<u64, StoreError> {
+            self.inner.range_count(key).await
+        }
+        async fn range_find(&self, key: &str, at: u32) -> Result<Option<numbat_store::RangeEntry>, StoreError> {
+            self.inner.range_find(key, at).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_radius_write_racing_a_port_block_import_takes_itself_back() {
+        let public = v4("198.51.100.9");
+        let ip = IpAddr::V4(public);
+        let store = ProvisionedMeanwhile {
+            inner: MemoryStore::new(),
+            whole: keys::binding_ip("d", ip),
+            ports: keys::binding_ports("d", public),
+        };
+        let b = Bindings::new(Arc::new(store));
+        let got = b.upsert_if_not_shared("d", ip, &Binding::new(m("+34600000009"), Source::Radius, 0), Duration::from_secs(60)).await.unwrap();
+        assert_eq!(got, Upserted::Shared);
+        assert!(b.store().get(&keys::binding_ip("d", ip)).await.unwrap().is_none(), "the whole-address write was taken back");
+        assert!(b.lookup("d", ip, Some(5000), 0).await.unwrap().is_none(), "a port outside the block is nobody's");
     }
 
     #[tokio::test]

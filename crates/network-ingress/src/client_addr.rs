@@ -25,6 +25,16 @@
 //!   longer → not identified.
 //! - Header enrichment: only from a peer inside the configured enricher blocks, and only under the
 //!   configured header name, does a subscriber number in a header count ([`enrichment`]).
+//!
+//! Header enrichment trusts the enricher's *address*, not the request, so its safety rests on a
+//! deployment rule (issue 6, review finding 4): the enricher must be the TLS-terminating hop
+//! that strips any client copy of the header and writes its own on every request it forwards.
+//! A forward proxy that passes HTTPS through CONNECT tunnels breaks it: the device's own TLS
+//! session, tunnelled, arrives from the enricher's address carrying an `X-MSISDN` the device
+//! chose, and nothing in the request tells it apart. CONNECT-tunnelled traffic from an enricher
+//! address must therefore never reach numbat (block CONNECT to numbat at the proxy, or give the
+//! enricher a source address or listener tunnels cannot use); where the edge can, PROXY protocol
+//! and bindings are preferable. `config/reference.toml` says the same at `enrichment_header`.
 
 use crate::bindings::canonical;
 use crate::cidr::{any_contains, Cidr};
@@ -385,7 +395,9 @@ pub enum Enriched {
 
 /// Header enrichment (issue 6 item 4): only when `peer` (after PROXY protocol resolution) lies
 /// in the configured enricher blocks are `values` (every instance of the configured header)
-/// believed. The caller strips the header from every request afterwards, whoever sent it.
+/// believed. The caller strips the header from every request afterwards, whoever sent it. Safe
+/// only behind a TLS-terminating enricher that overwrites the header on every request and lets
+/// no CONNECT tunnel through to numbat (module doc, issue 6 review finding 4).
 pub fn enrichment(cfg: &ClientAddrConfig, peer: Option<SocketAddr>, values: &[&[u8]]) -> Enriched {
     let Some(e) = &cfg.enrichment else { return Enriched::NotApplicable };
     let Some(peer) = peer else { return Enriched::NotApplicable };

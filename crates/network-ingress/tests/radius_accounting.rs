@@ -32,12 +32,17 @@ fn gw(last: u8) -> SocketAddr {
 }
 
 fn rig() -> Rig {
+    rig_with(&["10.9.0.0/24"])
+}
+
+/// A rig whose RADIUS clients are `blocks`, each its own entry (all with [`SECRET`]).
+fn rig_with(blocks: &[&str]) -> Rig {
     let flaky = Arc::new(OutageStore::new());
     let store: SharedStore = flaky.clone();
     let clock = Arc::new(ManualClock::default());
     let cfg = AccountingConfig {
         domain: DOMAIN.into(),
-        clients: vec![RadiusClient { cidr: "10.9.0.0/24".parse().unwrap(), secret: SECRET.to_vec() }],
+        clients: blocks.iter().map(|b| RadiusClient { cidr: b.parse().unwrap(), secret: SECRET.to_vec() }).collect(),
         default_interim_s: 300,
     };
     Rig {
@@ -113,7 +118,7 @@ async fn start_binds_and_the_ingress_identifies() {
     assert_eq!(b.msisdn, m("+34600000005"));
     assert_eq!(b.source, Source::Radius);
     assert_eq!(b.session_id.as_deref(), Some("s1"));
-    assert_eq!(b.nas_id.as_deref(), Some("ip:10.9.0.1"));
+    assert_eq!(b.nas_id.as_deref(), Some("cidr:10.9.0.0/24|ip:10.9.0.1"), "the authenticating block, then the NAS");
     assert!(b.last_seen.is_some());
 
     let ingress = Ingress::new(
@@ -374,4 +379,143 @@ fn responses_decode() {
     let resp = packet::encode_accounting_response(&p, SECRET);
     assert_response_for(&req, &resp);
     assert_eq!(decode(&resp).unwrap().code, ACCOUNTING_RESPONSE);
+}
+
+/// A Start/Interim/Stop carrying Framed-IPv6-Prefix `prefix/len` (and no IPv4).
+fn v6_session(status: u32, prefix: &str, len: u8, csid: &str, session_id: &str) -> Vec<Attribute> {
+    vec![
+        Attribute::u32(attr::ACCT_STATUS_TYPE, status),
+        Attribute::ipv6_prefix(prefix.parse().unwrap(), len),
+        Attribute::new(attr::CALLING_STATION_ID, csid.as_bytes().to_vec()),
+        Attribute::new(attr::ACCT_SESSION_ID, session_id.as_bytes().to_vec()),
+        Attribute::ipv4(attr::NAS_IP_ADDRESS, "10.9.0.1".parse().unwrap()),
+    ]
+}
+
+/// Issue 6, review finding 1: a Framed-IPv6-Prefix longer than /64 names one address, not the
+/// device's /64. Binding its /64 identified every other device there as this subscriber
+/// (Start with 2001:db8:1:2::5/128 → 2001:db8:1:2::77 was +34600000009). Now nothing is bound
+/// and the packet is acknowledged.
+#[tokio::test]
+async fn a_framed_ipv6_prefix_longer_than_64_binds_nothing() {
+    let r = rig();
+    for (i, len) in [128u8, 127, 96, 65].into_iter().enumerate() {
+        let d = r.send(gw(1), &v6_session(START, "2001:db8:1:2::5", len, "34600000009", &format!("p{i}"))).await;
+        assert_eq!(d, Disposition::Ignored(Ignored::UnusableIpv6Prefix), "/{len} is acknowledged, not applied");
+        assert_eq!(r.msisdn_at("2001:db8:1:2::77").await, None, "/{len}: a neighbour in the /64 is nobody");
+        assert_eq!(r.msisdn_at("2001:db8:1:2::5").await, None, "/{len}: not even the named address");
+        let d = r.send(gw(1), &v6_session(INTERIM, "2001:db8:1:2::5", len, "34600000009", &format!("p{i}"))).await;
+        assert_eq!(d, Disposition::Ignored(Ignored::UnusableIpv6Prefix));
+        assert_eq!(r.msisdn_at("2001:db8:1:2::77").await, None);
+    }
+    // With a Framed-IP-Address as well, the IPv4 address binds and the IPv6 prefix still does not.
+    let mut both = session(START, "10.20.0.9", "34600000009", "both", "10.9.0.1");
+    both.push(Attribute::ipv6_prefix("2001:db8:1:2::5".parse().unwrap(), 128));
+    assert_eq!(r.send(gw(1), &both).await, Disposition::Applied);
+    assert_eq!(r.msisdn_at("10.20.0.9").await, Some(m("+34600000009")));
+    assert_eq!(r.msisdn_at("2001:db8:1:2::77").await, None);
+    // Shorter than /16: nothing either.
+    let d = r.send(gw(1), &v6_session(START, "2000::", 8, "34600000009", "wide")).await;
+    assert_eq!(d, Disposition::Ignored(Ignored::UnusableIpv6Prefix));
+    assert_eq!(r.msisdn_at("2000::1").await, None);
+}
+
+/// Issue 6, review finding 1, the deliberate choice for a shorter prefix: all of it is the
+/// subscriber's, and only its first /64 is bound, so the rest fails closed.
+#[tokio::test]
+async fn a_shorter_framed_ipv6_prefix_binds_only_its_first_64() {
+    let r = rig();
+    let d = r.send(gw(1), &v6_session(START, "2001:db8:1:200::", 56, "34600000009", "pd")).await;
+    assert_eq!(d, Disposition::Applied);
+    assert_eq!(r.msisdn_at("2001:db8:1:200::77").await, Some(m("+34600000009")), "the first /64");
+    assert_eq!(r.msisdn_at("2001:db8:1:201::77").await, None, "the other /64s of the /56 are not bound");
+    assert_eq!(r.msisdn_at("2001:db8:1:2ff::1").await, None);
+}
+
+/// Issue 6, review finding 2: a RADIUS Start whose Framed-IP-Address is a provisioned CGNAT
+/// public address deleted its port blocks and bound it whole: every device behind it became that
+/// subscriber (fails open). Now RADIUS leaves a shared address alone.
+#[tokio::test]
+async fn radius_never_binds_a_shared_cgnat_address_whole() {
+    let r = rig();
+    let public: Ipv4Addr = "198.51.100.7".parse().unwrap();
+    let ttl = Duration::from_secs(3600);
+    let block = |lo, hi| numbat_network_ingress::bindings::BindingAddr::port_block(public, lo, hi).unwrap();
+    r.bindings.upsert(DOMAIN, block(40000, 40255), &Binding::new(m("+34600000006"), Source::Provisioning, 0), ttl).await.unwrap();
+    r.bindings.upsert(DOMAIN, block(40256, 40511), &Binding::new(m("+34600000008"), Source::Provisioning, 0), ttl).await.unwrap();
+    let at = |port: u16| {
+        let b = &r.bindings;
+        let now = r.clock.now();
+        async move { b.lookup(DOMAIN, IpAddr::V4(public), Some(port), now).await.unwrap().map(|b| b.msisdn) }
+    };
+    let unchanged = || async {
+        assert_eq!(at(40001).await, Some(m("+34600000006")));
+        assert_eq!(at(40255).await, Some(m("+34600000006")));
+        assert_eq!(at(40300).await, Some(m("+34600000008")));
+        assert_eq!(at(41000).await, None, "a port outside every block is nobody's");
+        assert_eq!(r.msisdn_at("198.51.100.7").await, None, "a shared address without a port is nobody's");
+    };
+    unchanged().await;
+    for status in [START, INTERIM] {
+        let d = r.send(gw(1), &session(status, "198.51.100.7", "34600000009", "cg", "10.9.0.1")).await;
+        assert_eq!(d, Disposition::Ignored(Ignored::SharedAddress), "acknowledged, not applied");
+        unchanged().await;
+    }
+    // A Stop for it deletes nothing either.
+    let d = r.send(gw(1), &session(STOP, "198.51.100.7", "34600000009", "cg", "10.9.0.1")).await;
+    assert_eq!(d, Disposition::Ignored(Ignored::NotOwner));
+    unchanged().await;
+    // An IPv6 /64 in the same packet still binds.
+    let mut both = session(START, "198.51.100.7", "34600000009", "cg2", "10.9.0.1");
+    both.push(Attribute::ipv6_prefix("2001:db8:9::".parse().unwrap(), 64));
+    assert_eq!(r.send(gw(1), &both).await, Disposition::Applied);
+    assert_eq!(r.msisdn_at("2001:db8:9::1").await, Some(m("+34600000009")));
+    unchanged().await;
+    // Once provisioning removes the blocks the address is an ordinary one again.
+    assert!(r.bindings.delete(DOMAIN, block(40000, 40255)).await.unwrap());
+    assert!(r.bindings.delete(DOMAIN, block(40256, 40511)).await.unwrap());
+    let d = r.send(gw(1), &session(START, "198.51.100.7", "34600000009", "cg3", "10.9.0.1")).await;
+    assert_eq!(d, Disposition::Applied);
+    assert_eq!(r.msisdn_at("198.51.100.7").await, Some(m("+34600000009")));
+}
+
+/// Issue 6, review finding 3: the gateway identity came from packet attributes only, so a client
+/// of one block could name itself another block's gateway (NAS-IP-Address) and void its
+/// bindings with an Accounting-On or end its sessions with a Stop. The identity now starts with
+/// the block that authenticated the packet.
+#[tokio::test]
+async fn a_client_of_one_block_cannot_act_as_a_gateway_of_another() {
+    let r = rig_with(&["10.9.0.0/24", "10.8.0.0/24"]);
+    let victim = gw(1); // 10.9.0.1, in 10.9.0.0/24
+    let intruder = SocketAddr::new(ip("10.8.0.66"), 1813);
+    r.send(victim, &session(START, "10.20.0.1", "34600000001", "a", "10.9.0.1")).await;
+    let mut by_id = session(START, "10.20.0.2", "34600000002", "b", "10.9.0.1");
+    by_id.retain(|a| a.typ != attr::NAS_IP_ADDRESS);
+    by_id.push(Attribute::new(attr::NAS_IDENTIFIER, b"pgw-1".to_vec()));
+    r.send(victim, &by_id).await;
+    // Accounting-On/Off claiming the victim's NAS-IP-Address and NAS-Identifier: acknowledged
+    // (it restarts the intruder's own namesake), the victim's bindings stay.
+    for claim in [Attribute::ipv4(attr::NAS_IP_ADDRESS, "10.9.0.1".parse().unwrap()), Attribute::new(attr::NAS_IDENTIFIER, b"pgw-1".to_vec())] {
+        for status in [ACCT_ON, ACCT_OFF] {
+            let on = [Attribute::u32(attr::ACCT_STATUS_TYPE, status), claim.clone()];
+            assert_eq!(r.send(intruder, &on).await, Disposition::Applied);
+            assert_eq!(r.msisdn_at("10.20.0.1").await, Some(m("+34600000001")), "another block's Accounting-On/Off voids nothing");
+            assert_eq!(r.msisdn_at("10.20.0.2").await, Some(m("+34600000002")));
+        }
+    }
+    // A Stop of the victim's session under the victim's name: not the owner.
+    let d = r.send(intruder, &session(STOP, "10.20.0.1", "34600000001", "a", "10.9.0.1")).await;
+    assert_eq!(d, Disposition::Ignored(Ignored::NotOwner));
+    assert_eq!(r.msisdn_at("10.20.0.1").await, Some(m("+34600000001")), "another block's Stop ends nothing");
+    // ... and its tombstone does not block the victim's own Interim-Update.
+    let d = r.send(victim, &session(INTERIM, "10.20.0.1", "34600000001", "a", "10.9.0.1")).await;
+    assert_eq!(d, Disposition::Applied);
+    // The victim itself still can.
+    let on = [Attribute::u32(attr::ACCT_STATUS_TYPE, ACCT_ON), Attribute::ipv4(attr::NAS_IP_ADDRESS, "10.9.0.1".parse().unwrap())];
+    assert_eq!(r.send(victim, &on).await, Disposition::Applied);
+    assert_eq!(r.msisdn_at("10.20.0.1").await, None);
+    assert_eq!(r.msisdn_at("10.20.0.2").await, Some(m("+34600000002")), "NAS-Identifier pgw-1 is another gateway of the block");
+    r.send(victim, &session(START, "10.20.0.3", "34600000003", "c", "10.9.0.1")).await;
+    assert_eq!(r.send(victim, &session(STOP, "10.20.0.3", "34600000003", "c", "10.9.0.1")).await, Disposition::Applied);
+    assert_eq!(r.msisdn_at("10.20.0.3").await, None);
 }

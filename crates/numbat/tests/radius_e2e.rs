@@ -22,6 +22,7 @@ both_backends! {
     radius_late_stop_of_an_old_session_leaves_the_new_owner => late_stop_keeps_new_owner;
     radius_accounting_on_voids_the_gateways_bindings => accounting_on_voids;
     radius_wrong_secret_gets_no_answer_and_binds_nothing => wrong_secret;
+    radius_start_for_a_shared_cgnat_address_binds_nothing => shared_cgnat_address_untouched;
 }
 
 /// A server whose RADIUS listener runs on a free UDP port of its own (the test servers bind
@@ -128,6 +129,33 @@ async fn wrong_secret(b: Backend) {
         !radclient(radius, "not-the-secret", &session("Start", "s1", "34600000005"), 1).await,
         "a packet with a wrong Request Authenticator is dropped without an answer"
     );
+    assert_login_required(&s).await;
+    s.stop().await;
+}
+
+/// Issue 6, review finding 2, on both stores: a Start whose Framed-IP-Address is a provisioned
+/// CGNAT public address used to delete its port blocks and bind it whole, so every device behind
+/// it became that subscriber. Now it is acknowledged and changes nothing.
+async fn shared_cgnat_address_untouched(b: Backend) {
+    use numbat_network_ingress::bindings::{Binding, BindingAddr, Bindings, Source};
+    let (s, radius) = start_with_radius(b).await;
+    let public: std::net::Ipv4Addr = "127.0.0.3".parse().unwrap();
+    let bindings = Bindings::new(s.store());
+    let msisdn = |n: &str| numbat_core::Msisdn::parse(n).unwrap();
+    for ((lo, hi), n) in [((40000, 40255), MSISDN_6), ((40256, 40511), "+34600000008")] {
+        let addr = BindingAddr::port_block(public, lo, hi).unwrap();
+        let rec = Binding::new(msisdn(n), Source::Provisioning, s.now());
+        bindings.upsert("default", addr, &rec, std::time::Duration::from_secs(600)).await.unwrap();
+    }
+    assert!(radclient(radius, SECRET, &session("Start", "cg", "34600000009"), 2).await, "acknowledged");
+    let at = |port: u16| {
+        let (bindings, now) = (bindings.clone(), s.now());
+        async move { bindings.lookup("default", public.into(), Some(port), now).await.unwrap().map(|b| b.msisdn) }
+    };
+    assert_eq!(at(40001).await, Some(msisdn(MSISDN_6)), "the blocks are intact");
+    assert_eq!(at(40300).await, Some(msisdn("+34600000008")));
+    assert_eq!(at(41000).await, None);
+    // The device on the shared address from a port no block holds (reqwest's ephemeral port).
     assert_login_required(&s).await;
     s.stop().await;
 }

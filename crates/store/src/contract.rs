@@ -22,6 +22,7 @@ pub async fn run_all(store: SharedStore, ns: &str) {
     binary_values(&*store, ns).await;
     range_maps(&*store, ns).await;
     range_expiry(&*store, ns).await;
+    range_count(&*store, ns).await;
     batch_writes(&*store, ns).await;
 }
 
@@ -193,6 +194,34 @@ pub async fn range_expiry(s: &dyn Store, ns: &str) {
     assert_eq!(s.range_find(&k2, 1).await.unwrap(), None, "the map expires with its last entry");
     s.range_put(&k2, 1, 2, b"y", TTL).await.unwrap();
     assert_eq!(s.range_find(&k2, 2).await.unwrap().unwrap().value, b"y", "and can be written again");
+}
+
+/// Issue 6 (review finding 2): "is this public address shared?" — RADIUS must not bind a whole
+/// address that has CGNAT port blocks. 0 exactly when the map holds nothing; an entry past its
+/// own expiry may still count while its map lives (fail closed), the same on every backend.
+pub async fn range_count(s: &dyn Store, ns: &str) {
+    let k = format!("{ns}:ports-count");
+    assert_eq!(s.range_count(&k).await.unwrap(), 0, "no map: no entry");
+    s.range_put(&k, 40000, 40255, b"A", TTL).await.unwrap();
+    assert_eq!(s.range_count(&k).await.unwrap(), 1);
+    s.range_put(&k, 40256, 40511, b"B", TTL).await.unwrap();
+    assert_eq!(s.range_count(&k).await.unwrap(), 2);
+    s.range_put(&k, 40200, 40300, b"C", TTL).await.unwrap();
+    assert_eq!(s.range_count(&k).await.unwrap(), 1, "C replaced both blocks it overlaps");
+    assert!(s.range_delete(&k, 40200, 40300, None).await.unwrap());
+    assert_eq!(s.range_count(&k).await.unwrap(), 0, "the last entry deleted: nothing left");
+    s.range_put(&k, 1, 2, b"x", TTL).await.unwrap();
+    assert!(s.delete(&k).await.unwrap());
+    assert_eq!(s.range_count(&k).await.unwrap(), 0, "a deleted map holds nothing");
+    // An expired entry of a live map may count (an upper bound); a wholly expired map does not.
+    s.range_put(&k, 1000, 1999, b"short", Duration::from_millis(150)).await.unwrap();
+    s.range_put(&k, 2000, 2999, b"long", TTL).await.unwrap();
+    let k2 = format!("{ns}:ports-count2");
+    s.range_put(&k2, 1, 2, b"x", Duration::from_millis(150)).await.unwrap();
+    assert_eq!(s.range_count(&k2).await.unwrap(), 1);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(s.range_count(&k).await.unwrap() >= 1, "the live entry counts");
+    assert_eq!(s.range_count(&k2).await.unwrap(), 0, "the map expired with its last entry");
 }
 
 /// Bulk imports: every op of a batch lands.

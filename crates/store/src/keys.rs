@@ -58,7 +58,8 @@ pub fn binding_ports(domain: &str, ip: std::net::Ipv4Addr) -> String {
 
 /// Tombstone of an ended RADIUS accounting session (30 s after its Stop): a late Start or
 /// Interim-Update of that session must not bring the binding back. `gateway` is the gateway's
-/// identity as the ingress names it (`ip:…`, `id:…`); the session id is gateway-chosen, so hashed.
+/// identity as the ingress names it (`cidr:<client block>|ip:…`, `…|id:…`); the session id is
+/// gateway-chosen, so hashed.
 pub fn binding_tombstone(domain: &str, gateway: &str, session_id: &str) -> String {
     format!("bind-tomb:{}:{}", digest(domain), digest(&format!("{gateway}\n{session_id}")))
 }
@@ -103,6 +104,17 @@ pub fn consent(client_id: &str, subject_key: &str, purpose: &str) -> String {
 /// An authorization request waiting on the consent page (single use, short TTL, P-21).
 pub fn consent_pending(id: &str) -> String {
     format!("consent-pending:{}", digest(id))
+}
+
+/// Tries at the confirmation code of one consent page (a rate-limit counter, P-21).
+pub fn consent_attempts(id: &str) -> String {
+    format!("consent-attempts:{}", digest(id))
+}
+
+/// Consent confirmation codes sent to one subscriber (a rate-limit counter, P-21);
+/// `subject_key` is the opaque digest of [`consent`], never the MSISDN.
+pub fn consent_codes(subject_key: &str) -> String {
+    format!("consent-codes:{subject_key}")
 }
 
 /// The clients registered through the admin API: one versioned document (the registry is small

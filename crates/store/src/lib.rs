@@ -92,6 +92,14 @@ pub trait Store: Send + Sync + 'static {
         let _ = (key, lo, hi, expected);
         Err(StoreError::Config("this store has no range maps".into()))
     }
+    /// How many entries the range map at `key` holds (0 when there is no map). An upper bound
+    /// of the live entries: an entry past its own expiry may still be counted while its map
+    /// lives (Redis: `ZCARD`), so "0" is exact and a positive count may be stale. Callers asking
+    /// "is this address shared?" therefore fail closed.
+    async fn range_count(&self, key: &str) -> Result<u64, StoreError> {
+        let _ = key;
+        Err(StoreError::Config("this store has no range maps".into()))
+    }
     /// Many writes in as few round trips as the backend allows (bulk imports). Each op is
     /// atomic on its own; the batch is not (a failure may leave a prefix applied).
     async fn batch(&self, ops: &[BatchOp]) -> Result<(), StoreError> {

@@ -218,4 +218,10 @@ impl Store for MemoryStore {
         }
         Ok(matches)
     }
+
+    /// Every entry of a live map, expired ones included: the same count as Redis's `ZCARD`.
+    async fn range_count(&self, key: &str) -> Result<u64, StoreError> {
+        let all = self.ranges.lock();
+        Ok(all.get(key).filter(|m| m.expires > Instant::now()).map_or(0, |m| m.entries.len() as u64))
+    }
 }

@@ -273,6 +273,13 @@ impl Store for RedisStore {
         Ok(self.script_args::<i64>(&self.range_delete, &self.key(key), &args).await? > 0)
     }
 
+    /// `ZCARD`: one round trip; entries past their own expiry count until their map expires.
+    async fn range_count(&self, key: &str) -> Result<u64, StoreError> {
+        let mut cmd = redis::cmd("ZCARD");
+        cmd.arg(self.key(key));
+        self.query(&cmd).await
+    }
+
     /// One node: one pipeline per 1000 ops (EVALSHA for range puts, the script loaded first). Cluster: the ops run concurrently, 256 at a time, each
     /// routed to its slot's node.
     async fn batch(&self, ops: &[BatchOp]) -> Result<(), StoreError> {

@@ -75,6 +75,10 @@ impl Store for OutageStore {
         self.check()?;
         self.inner.range_delete(key, lo, hi, expected).await
     }
+    async fn range_count(&self, key: &str) -> Result<u64, StoreError> {
+        self.check()?;
+        self.inner.range_count(key).await
+    }
     async fn batch(&self, ops: &[BatchOp]) -> Result<(), StoreError> {
         self.check()?;
         self.inner.batch(ops).await

@@ -18,11 +18,22 @@
 //!   Interim-Update of that session does not bring it back.
 //! - Accounting-On/Off renews the gateway's generation: every binding that gateway wrote before
 //!   stops identifying anyone at once (see [`crate::bindings::Bindings::lookup`]).
+//! - A gateway is named by the RADIUS client block that authenticated the packet first, then by
+//!   what the packet says ([`gateway_of`]): a client of one block can never stop another block's
+//!   sessions or void its bindings (issue 6, review finding 3).
+//! - IPv4: Framed-IP-Address is bound whole, unless the address has CGNAT port blocks: RADIUS
+//!   never changes an address's shape (only provisioning does) and never deletes port blocks, so
+//!   such a report is acknowledged and not applied (issue 6, review finding 2).
+//! - IPv6: a device owns its /64 (3GPP, RFC 6459). Framed-IPv6-Prefix /64 binds that /64; a
+//!   shorter prefix (/16../63, the subscriber owns all of it) binds only its first /64, so the
+//!   others fail closed; a longer one (/65../128) or shorter than /16 binds nothing: binding its
+//!   /64 would name this subscriber for every other device in that /64 (issue 6, review
+//!   finding 1; provisioning refuses anything but /64 for the same reason).
 //! - No MSISDN, IMSI or IMEISV is ever logged.
 
 use super::packet::{self, AccountingRequest, Packet, StatusType};
-use super::{secret_for, RadiusClient};
-use crate::bindings::{canonical, Binding, Bindings, Source};
+use super::{Cidr, RadiusClient};
+use crate::bindings::{canonical, Binding, Bindings, Source, Upserted};
 use numbat_core::{Clock, Msisdn};
 use numbat_store::{keys, SharedStore, StoreError};
 use std::hash::{BuildHasher, Hasher};
@@ -84,6 +95,12 @@ pub enum Ignored {
     InvalidCallingStationId,
     /// Neither Framed-IP-Address nor Framed-IPv6-Prefix.
     NoAddress,
+    /// Framed-IPv6-Prefix longer than /64 (or shorter than /16) and no other address: nothing
+    /// bound (review finding 1).
+    UnusableIpv6Prefix,
+    /// Framed-IP-Address is a CGNAT public address with port blocks: RADIUS does not bind a
+    /// shared address whole (review finding 2).
+    SharedAddress,
     NoSessionId,
     /// Stop of a session that does not own the address (any more).
     NotOwner,
@@ -136,10 +153,26 @@ pub fn msisdn_from_calling_station_id(s: &str) -> Option<Msisdn> {
     Msisdn::parse(&format!("+{digits}")).ok()
 }
 
-/// The gateway a packet speaks for: NAS-IP-Address, NAS-IPv6-Address, NAS-Identifier, else the
-/// source address.
-pub fn gateway_of(req: &AccountingRequest, src: IpAddr) -> String {
-    if let Some(ip) = req.nas_ip {
+/// The RADIUS client entry a packet from `ip` is authenticated with: the most specific block
+/// that contains it (the same choice as [`super::secret_for`]).
+fn client_for(clients: &[RadiusClient], ip: IpAddr) -> Option<&RadiusClient> {
+    clients.iter().filter(|c| c.cidr.contains(ip)).max_by_key(|c| c.cidr.prefix_len())
+}
+
+/// The gateway a packet speaks for (issue 6, review finding 3): the client block that
+/// authenticated it, then NAS-IP-Address, NAS-IPv6-Address, NAS-Identifier, else the source
+/// address — `cidr:10.9.0.0/24|ip:10.9.0.1`.
+///
+/// The NAS attributes are the sender's own claim, so alone they would let any client of any
+/// block name itself another gateway and stop that gateway's sessions or void its bindings with
+/// an Accounting-On. Prefixed with the block whose shared secret verified the packet, a claim
+/// reaches only gateways of that block. Gateways of one block share a secret and so can still
+/// speak for one another: give each gateway its own `[[ingress.radius.clients]]` entry to keep
+/// them apart. Records written before this format (`ip:…`, `id:…`, `src:…`) no longer match any
+/// gateway: a Stop or Accounting-On does not reach them, they end with their TTL
+/// (2 × interim + 30 s) or when a new Start for the address replaces them.
+pub fn gateway_of(client: &Cidr, req: &AccountingRequest, src: IpAddr) -> String {
+    let claimed = if let Some(ip) = req.nas_ip {
         format!("ip:{ip}")
     } else if let Some(ip) = req.nas_ipv6 {
         format!("ip:{ip}")
@@ -147,25 +180,38 @@ pub fn gateway_of(req: &AccountingRequest, src: IpAddr) -> String {
         format!("id:{id}")
     } else {
         format!("src:{}", canonical(src))
-    }
+    };
+    format!("cidr:{client}|{claimed}")
 }
 
-/// The addresses a session holds: Framed-IP-Address, and the /64 of Framed-IPv6-Prefix.
-fn addresses(req: &AccountingRequest) -> Vec<IpAddr> {
+/// The shortest Framed-IPv6-Prefix accepted (a shorter one binds nothing).
+pub const MIN_IPV6_PREFIX_LEN: u8 = 16;
+
+/// The addresses a session holds: Framed-IP-Address, and the /64 of Framed-IPv6-Prefix when
+/// its length is [`MIN_IPV6_PREFIX_LEN`]..=64 (see the module rules). The flag is true when a
+/// Framed-IPv6-Prefix was refused.
+fn addresses(req: &AccountingRequest) -> (Vec<IpAddr>, bool) {
     let mut out = Vec::new();
+    let mut refused_v6 = false;
     if let Some(v4) = req.framed_ip {
         if !v4.is_unspecified() && !v4.is_broadcast() {
             out.push(IpAddr::V4(v4));
         }
     }
     if let Some((prefix, len)) = req.framed_ipv6_prefix {
-        // The bindings key an IPv6 device by its /64; a shorter prefix binds its first /64.
-        if len >= 16 {
+        if (MIN_IPV6_PREFIX_LEN..=64).contains(&len) {
+            // A device owns its /64; of a shorter prefix (all of it this subscriber's) only the
+            // first /64 is bound, so its other /64s fail closed.
             let s = prefix.segments();
             out.push(IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0)));
+        } else {
+            // Longer than /64: the gateway names one address (or a sub-/64), not the device's
+            // /64, and the /64 may hold other subscribers. Binding it would identify them all
+            // as this subscriber: fail closed. (Shorter than /16 is no device's prefix either.)
+            refused_v6 = true;
         }
     }
-    out
+    (out, refused_v6)
 }
 
 /// A fresh, unique gateway generation (uniqueness only; nothing secret).
@@ -188,10 +234,11 @@ impl Accounting {
 
     /// One datagram from `src`: the response to send (if any) and what happened.
     pub async fn handle(&self, src: SocketAddr, datagram: &[u8]) -> Handled {
-        let Some(secret) = secret_for(&self.cfg.clients, src.ip()) else {
+        let Some(client) = client_for(&self.cfg.clients, src.ip()) else {
             tracing::debug!(source = %src.ip(), "RADIUS packet from an unknown source dropped");
             return Handled::dropped(Dropped::UnknownSource);
         };
+        let secret = client.secret.as_slice();
         let pkt = match packet::decode(datagram) {
             Ok(p) => p,
             Err(e) => {
@@ -217,7 +264,7 @@ impl Accounting {
                 return Handled::dropped(Dropped::StoreError);
             }
         }
-        match self.apply(src, &pkt).await {
+        match self.apply(&client.cidr, src, &pkt).await {
             Ok(disposition) => {
                 let mut cached = vec![MARK_DONE];
                 cached.extend_from_slice(&response);
@@ -247,9 +294,9 @@ impl Accounting {
         }
     }
 
-    async fn apply(&self, src: SocketAddr, pkt: &Packet) -> Result<Disposition, StoreError> {
+    async fn apply(&self, client: &Cidr, src: SocketAddr, pkt: &Packet) -> Result<Disposition, StoreError> {
         let req = AccountingRequest::from_packet(pkt);
-        let gateway = gateway_of(&req, src.ip());
+        let gateway = gateway_of(client, &req, src.ip());
         let status = req.status();
         tracing::debug!(source = %src.ip(), %gateway, status = ?status, identifier = pkt.identifier, "RADIUS accounting");
         match status {
@@ -275,10 +322,15 @@ impl Accounting {
             tracing::info!(%gateway, "Calling-Station-Id missing or not an international number; no binding");
             return Ok(Disposition::Ignored(Ignored::InvalidCallingStationId));
         };
-        let addrs = addresses(req);
+        let (addrs, refused_v6) = addresses(req);
+        if refused_v6 {
+            // Never the prefix itself next to the gateway: it names one subscriber's device.
+            tracing::warn!(%gateway, "Framed-IPv6-Prefix not /16../64 (a device owns a /64; a longer prefix would bind its neighbours too); IPv6 not bound");
+        }
         if addrs.is_empty() {
             tracing::info!(%gateway, "accounting packet without a usable Framed-IP-Address/Framed-IPv6-Prefix; no binding");
-            return Ok(Disposition::Ignored(Ignored::NoAddress));
+            let why = if refused_v6 { Ignored::UnusableIpv6Prefix } else { Ignored::NoAddress };
+            return Ok(Disposition::Ignored(why));
         }
         let domain = &self.cfg.domain;
         if self.store.get(&keys::binding_tombstone(domain, gateway, session)).await?.is_some() {
@@ -300,7 +352,7 @@ impl Accounting {
         b.nas_id = Some(gateway.to_owned());
         b.last_seen = Some(now);
         b.generation = generation;
-        let mut written = 0;
+        let (mut written, mut shared) = (0, 0);
         for ip in addrs {
             if interim {
                 // A delayed Interim-Update of an older session must not take the address back
@@ -313,10 +365,22 @@ impl Accounting {
                     }
                 }
             }
-            self.bindings.upsert(domain, ip, &b, ttl).await?;
-            written += 1;
+            match self.bindings.upsert_if_not_shared(domain, ip, &b, ttl).await? {
+                Upserted::Written => written += 1,
+                Upserted::Shared => {
+                    // A gateway must not turn a CGNAT public address into one subscriber's.
+                    tracing::warn!(%gateway, address = %ip, "Framed-IP-Address is a shared (CGNAT) address with port blocks; not bound");
+                    shared += 1;
+                }
+            }
         }
-        Ok(if written > 0 { Disposition::Applied } else { Disposition::Ignored(Ignored::StaleInterim) })
+        Ok(if written > 0 {
+            Disposition::Applied
+        } else if shared > 0 {
+            Disposition::Ignored(Ignored::SharedAddress)
+        } else {
+            Disposition::Ignored(Ignored::StaleInterim)
+        })
     }
 
     async fn stop(&self, req: &AccountingRequest, gateway: &str) -> Result<Disposition, StoreError> {
@@ -326,9 +390,10 @@ impl Accounting {
         let domain = &self.cfg.domain;
         // Tombstone first: an Interim-Update racing with this Stop finds it.
         self.store.put(&keys::binding_tombstone(domain, gateway, session), b"1", TOMBSTONE_TTL).await?;
-        let addrs = addresses(req);
+        let (addrs, refused_v6) = addresses(req);
         if addrs.is_empty() {
-            return Ok(Disposition::Ignored(Ignored::NoAddress));
+            let why = if refused_v6 { Ignored::UnusableIpv6Prefix } else { Ignored::NoAddress };
+            return Ok(Disposition::Ignored(why));
         }
         let mut deleted = 0;
         for ip in addrs {
