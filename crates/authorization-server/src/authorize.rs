@@ -204,7 +204,7 @@ impl AuthorizationServer {
             exp: 0, // set when the code is minted
         };
         if ask {
-            let prompt = self.pending_consent(rec, state).await.map_err(|e| redirect(e.into()))?;
+            let prompt = self.pending_consent(rec, state).await.map_err(&redirect)?;
             return Err(AuthorizeError::Consent(Box::new(prompt)));
         }
         self.mint_code(rec, state).await.map_err(|e| redirect(e.into()))

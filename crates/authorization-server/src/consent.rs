@@ -15,6 +15,16 @@
 //!   by the network on the POST as on the GET, a minimum human delay, and the page refuses to
 //!   be framed (`X-Frame-Options: DENY`, `frame-ancestors 'none'`). The pending record is
 //!   single use (`take`) and short-lived.
+//! - None of that stops a script on the subscriber's own device (it can load the page, keep the
+//!   cookie, read the token and wait), so an approval also needs proof of a human through a
+//!   channel the requesting app can neither read nor script (P-21): when the page is served, the
+//!   operator sends the subscriber a one-time confirmation code out of band
+//!   ([`ConfirmationChannel`]: SMS, USSD or app push behind a webhook). The code is
+//!   [`CODE_DIGITS`] digits, kept only as a MAC bound to the pending record, compared in
+//!   constant time, single use with the record, expires with the page, and after
+//!   [`MAX_CODE_ATTEMPTS`] wrong tries the record is destroyed. Codes sent per subscriber are
+//!   rate-limited (`max_codes_per_hour`). Denying needs no code. Without a channel nothing can
+//!   be asked: a request that needs consent gets `consent_required` (E-AZ-06).
 //! - A revoked consent (admin API) stops new tokens (consent_required / access_denied /
 //!   invalid_grant) and refresh (P-56) at once.
 
@@ -27,10 +37,42 @@ use numbat_core::{IdentityOutcome, Msisdn, ScopeSet};
 use numbat_store::{keys, StoreError};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 use subtle::ConstantTimeEq;
 
 pub const OFFLINE_ACCESS: &str = "offline_access";
+
+/// Digits of a consent confirmation code (P-21).
+pub const CODE_DIGITS: usize = 6;
+/// Tries at the confirmation code per consent page; the last wrong one destroys the page.
+pub const MAX_CODE_ATTEMPTS: u64 = 3;
+
+/// A confirmation code could not be handed to the operator's channel (the page is not shown).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfirmationError(pub String);
+
+impl std::fmt::Display for ConfirmationError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The operator's out-of-band channel to the subscriber (SMS, USSD, app push), which the app
+/// that made the request can neither read nor drive (P-21). Implemented by the binary.
+#[async_trait::async_trait]
+pub trait ConfirmationChannel: Send + Sync {
+    /// Deliver `code` to the subscriber `to`, naming the client and the purpose asked for.
+    /// `reference` is the consent page's pending id (for logs only; never the MSISDN in a log).
+    async fn send_code(
+        &self,
+        to: &Msisdn,
+        code: &str,
+        client_id: &str,
+        purpose: &str,
+        reference: &str,
+    ) -> Result<(), ConfirmationError>;
+}
 
 /// Why the operator may process data for a purpose (P-20).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,6 +117,8 @@ pub struct ConsentConfig {
     pub min_decision_s: i64,
     /// Mark the consent cookie `Secure` (an https issuer).
     pub secure_cookie: bool,
+    /// Confirmation codes sent to one subscriber per hour, at most (P-21).
+    pub max_codes_per_hour: u64,
 }
 
 impl Default for ConsentConfig {
@@ -86,6 +130,7 @@ impl Default for ConsentConfig {
             page_ttl_s: 300,
             min_decision_s: 1,
             secure_cookie: false,
+            max_codes_per_hour: 10,
         }
     }
 }
@@ -162,10 +207,14 @@ pub struct ConsentPrompt {
     pub redirect_source: String,
     pub ttl_s: i64,
     pub secure_cookie: bool,
+    /// Why the page is shown again (a wrong confirmation code), or nothing.
+    pub notice: Option<String>,
 }
 
 /// The name of the consent-page cookie.
 pub const CONSENT_COOKIE: &str = "numbat_consent";
+
+const PENDING_VERSION: u8 = 2;
 
 /// The authorization request waiting on the consent page (value of `keys::consent_pending`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -178,6 +227,8 @@ struct PendingConsent {
     /// SHA-256 of the CSRF token and of the cookie value.
     csrf: String,
     cookie: String,
+    /// MAC of the confirmation code sent out of band, bound to this record (P-21).
+    confirm: String,
     not_before: i64,
     exp: i64,
 }
@@ -189,6 +240,16 @@ pub struct ConsentSubmission<'a> {
     /// False when the browser says the POST came from another origin (`Origin`, `Sec-Fetch-Site`).
     pub same_origin: bool,
     pub identity: IdentityOutcome,
+}
+
+/// The body of `POST /admin/consents/search` and `/admin/consents/revoke` (the MSISDN never in
+/// a URL).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentAdminRequest {
+    pub msisdn: Option<String>,
+    pub client_id: Option<String>,
+    pub purpose: Option<String>,
 }
 
 /// An entry of the admin listing (the subscriber is the one asked about; not repeated).
@@ -226,6 +287,32 @@ fn ct_eq(a: &str, b: &str) -> bool {
     a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
+/// A uniformly random code of [`CODE_DIGITS`] digits.
+fn random_code() -> String {
+    let rng = ring::rand::SystemRandom::new();
+    let modulus = 10u32.pow(CODE_DIGITS as u32);
+    // Rejection sampling: no modulo bias.
+    let limit = u32::MAX - u32::MAX % modulus;
+    loop {
+        let mut b = [0u8; 4];
+        ring::rand::SecureRandom::fill(&rng, &mut b).expect("system RNG");
+        let n = u32::from_le_bytes(b);
+        if n < limit {
+            return format!("{:0width$}", n % modulus, width = CODE_DIGITS);
+        }
+    }
+}
+
+/// The code as typed: spaces and dashes dropped; anything but digits of the right length is
+/// simply wrong.
+fn typed_code(v: &str) -> Option<String> {
+    if v.len() > 32 {
+        return None;
+    }
+    let c: String = v.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
+    (c.len() == CODE_DIGITS && c.bytes().all(|b| b.is_ascii_digit())).then_some(c)
+}
+
 /// CSP source for the redirect URI: its origin (http/https) or its scheme (app schemes).
 fn redirect_source(redirect_uri: &str) -> String {
     match url::Url::parse(redirect_uri) {
@@ -239,6 +326,23 @@ impl AuthorizationServer {
     pub fn with_consent(mut self, cfg: ConsentConfig) -> Self {
         self.consent_cfg = cfg;
         self
+    }
+
+    /// The operator's channel for consent confirmation codes (P-21). Without one, requests that
+    /// need consent get `consent_required`: nothing can be approved on the device alone.
+    pub fn with_confirmation_channel(mut self, c: Arc<dyn ConfirmationChannel>) -> Self {
+        self.consent_channel = Some(c);
+        self
+    }
+
+    /// MAC of a confirmation code, bound to its pending record.
+    fn confirmation_mac(&self, pending_id: &str, code: &str) -> String {
+        let mut ctx = ring::hmac::Context::with_key(&self.derive_key);
+        ctx.update(b"consent-confirmation\n");
+        ctx.update(pending_id.as_bytes());
+        ctx.update(b"\n");
+        ctx.update(code.as_bytes());
+        numbat_jose::b64_encode(ctx.sign().as_ref())
     }
 
     /// The legal basis of a purpose (P-20).
@@ -360,13 +464,27 @@ impl AuthorizationServer {
         interactive: bool,
         force: bool,
     ) -> Result<Gate, StoreError> {
+        // P-21: without the operator's confirmation channel the page could be approved by the
+        // device alone, so it is never shown.
+        let can_ask = interactive && self.consent_channel.is_some();
+        let no_channel = || {
+            Gate::Refuse(OAuthError::new(
+                ErrorCode::ConsentRequired,
+                "the subscriber's consent is needed and no confirmation channel is configured to ask for it (E-AZ-06)",
+            ))
+        };
         if interactive && force {
-            return Ok(Gate::Ask(scope));
+            return Ok(if can_ask {
+                Gate::Ask(scope)
+            } else {
+                no_channel()
+            });
         }
-        Ok(match (self.consent_need(client_id, msisdn, &scope).await?, interactive) {
+        Ok(match (self.consent_need(client_id, msisdn, &scope).await?, can_ask) {
             (ConsentNeed::Satisfied, _) => Gate::Proceed(scope),
             (_, true) => Gate::Ask(scope),
             (ConsentNeed::OfflineOnly, false) => Gate::Proceed(without_offline(&scope)),
+            (ConsentNeed::Required, false) if interactive => no_channel(),
             (ConsentNeed::Required, false) => Gate::Refuse(OAuthError::new(
                 ErrorCode::ConsentRequired,
                 "the subscriber's consent is needed and cannot be asked for without interaction (E-AZ-06)",
@@ -374,29 +492,26 @@ impl AuthorizationServer {
         })
     }
 
-    /// Park an authorization request for the consent page (single use, `page_ttl_s`).
-    pub(crate) async fn pending_consent(
+    /// What the page shows for a pending request (first served, or again after a wrong code).
+    fn prompt_for(
         &self,
-        code: CodeRecord,
-        state: Option<&str>,
-    ) -> Result<ConsentPrompt, StoreError> {
-        let now = self.clock.now();
-        let (pending_id, csrf_token, cookie) = (
-            self.random_token(),
-            self.random_token(),
-            self.random_token(),
-        );
-        let purpose = code
-            .scope
-            .single_purpose()
-            .map(|p| p.as_str().to_owned())
-            .unwrap_or_default();
-        let prompt = ConsentPrompt {
-            pending_id: pending_id.clone(),
-            csrf_token: csrf_token.clone(),
-            cookie: cookie.clone(),
+        code: &CodeRecord,
+        pending_id: &str,
+        csrf_token: &str,
+        cookie: &str,
+        ttl_s: i64,
+        notice: Option<String>,
+    ) -> ConsentPrompt {
+        ConsentPrompt {
+            pending_id: pending_id.to_owned(),
+            csrf_token: csrf_token.to_owned(),
+            cookie: cookie.to_owned(),
             client_id: code.client_id.clone(),
-            purpose,
+            purpose: code
+                .scope
+                .single_purpose()
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_default(),
             scopes: code
                 .scope
                 .iter()
@@ -405,24 +520,89 @@ impl AuthorizationServer {
                 .collect(),
             offline_access: code.scope.contains(OFFLINE_ACCESS),
             redirect_source: redirect_source(&code.redirect_uri),
-            ttl_s: self.consent_cfg.page_ttl_s,
+            ttl_s,
             secure_cookie: self.consent_cfg.secure_cookie,
+            notice,
+        }
+    }
+
+    /// Park an authorization request for the consent page (single use, `page_ttl_s`) and send
+    /// the subscriber its confirmation code out of band (P-21). Fails closed: no channel, too
+    /// many codes for this subscriber, or a channel that cannot take the code — no page.
+    pub(crate) async fn pending_consent(
+        &self,
+        code: CodeRecord,
+        state: Option<&str>,
+    ) -> Result<ConsentPrompt, OAuthError> {
+        let Some(channel) = self.consent_channel.clone() else {
+            return Err(OAuthError::new(
+                ErrorCode::ConsentRequired,
+                "no confirmation channel is configured to ask for consent (E-AZ-06)",
+            ));
         };
+        let now = self.clock.now();
+        let sent = self
+            .store
+            .rate_limit(
+                &keys::consent_codes(&self.subject_key(&code.msisdn)),
+                self.consent_cfg.max_codes_per_hour,
+                Duration::from_secs(3600),
+            )
+            .await?;
+        if !sent.allowed {
+            tracing::warn!(client_id = %code.client_id, "consent confirmation codes rate-limited for a subscriber");
+            return Err(OAuthError::new(
+                ErrorCode::TemporarilyUnavailable,
+                "too many consent confirmations for this subscriber; try again later",
+            ));
+        }
+        let (pending_id, csrf_token, cookie) = (
+            self.random_token(),
+            self.random_token(),
+            self.random_token(),
+        );
+        let confirmation = random_code();
+        let prompt = self.prompt_for(
+            &code,
+            &pending_id,
+            &csrf_token,
+            &cookie,
+            self.consent_cfg.page_ttl_s,
+            None,
+        );
+        let (msisdn, client_id) = (code.msisdn.clone(), code.client_id.clone());
         let rec = PendingConsent {
-            v: 1,
+            v: PENDING_VERSION,
             code,
             state: state.map(str::to_owned),
             issuer: self.cfg.issuer.clone(),
             csrf: sha256_b64(&csrf_token),
             cookie: sha256_b64(&cookie),
+            confirm: self.confirmation_mac(&pending_id, &confirmation),
             not_before: now + self.consent_cfg.min_decision_s,
             exp: now + self.consent_cfg.page_ttl_s,
         };
         let bytes = serde_json::to_vec(&rec).map_err(|e| StoreError::Config(e.to_string()))?;
         let ttl = Duration::from_secs(self.consent_cfg.page_ttl_s.max(1) as u64);
-        self.store
-            .put(&keys::consent_pending(&pending_id), &bytes, ttl)
-            .await?;
+        let key = keys::consent_pending(&pending_id);
+        self.store.put(&key, &bytes, ttl).await?;
+        if let Err(e) = channel
+            .send_code(
+                &msisdn,
+                &confirmation,
+                &client_id,
+                &prompt.purpose,
+                &pending_id,
+            )
+            .await
+        {
+            tracing::warn!(client_id = %client_id, error = %e, "consent confirmation code not sent; no consent page");
+            let _ = self.store.delete(&key).await;
+            return Err(OAuthError::new(
+                ErrorCode::TemporarilyUnavailable,
+                "the confirmation code could not be sent; try again later",
+            ));
+        }
         Ok(prompt)
     }
 
@@ -461,22 +641,22 @@ impl AuthorizationServer {
             .ok_or_else(unknown)?;
         let rec: PendingConsent = serde_json::from_slice(&bytes).map_err(|_| unknown())?;
         let now = self.clock.now();
-        if rec.exp <= now {
+        if rec.v != PENDING_VERSION || rec.exp <= now {
             return Err(unknown());
         }
         // P-21: the CSRF token from the page and the cookie set with it, in constant time.
-        let csrf_ok = p
+        let csrf = p
             .get("csrf")
-            .is_some_and(|t| t.len() <= 128 && ct_eq(&sha256_b64(t), &rec.csrf));
-        let cookie_ok = sub
+            .filter(|t| t.len() <= 128 && ct_eq(&sha256_b64(t), &rec.csrf));
+        let cookie = sub
             .cookie
-            .is_some_and(|c| c.len() <= 128 && ct_eq(&sha256_b64(c), &rec.cookie));
-        if !csrf_ok || !cookie_ok {
+            .filter(|c| c.len() <= 128 && ct_eq(&sha256_b64(c), &rec.cookie));
+        let (Some(csrf), Some(cookie)) = (csrf, cookie) else {
             return Err(page(
                 ErrorCode::InvalidRequest,
                 "the consent form's CSRF token is missing or invalid (P-21)",
             ));
-        }
+        };
         // The device deciding is the subscriber the request was made for (identified again by the network).
         let same_device = match &sub.identity {
             IdentityOutcome::Identified(i) => ct_eq(i.msisdn.as_str(), rec.code.msisdn.as_str()),
@@ -503,6 +683,10 @@ impl AuthorizationServer {
                 ErrorCode::InvalidRequest,
                 "decided too quickly; go back and decide again (P-21)",
             ));
+        }
+        if approve {
+            self.check_confirmation(id, &rec, csrf, cookie, p.get("confirmation"), now)
+                .await?;
         }
         // Single use: of two concurrent decisions exactly one proceeds.
         let taken = self
@@ -539,6 +723,62 @@ impl AuthorizationServer {
         self.mint_code(code.clone(), state.as_deref())
             .await
             .map_err(redirect_err)
+    }
+
+    /// P-21: an approval carries the code the operator sent out of band. Every try counts
+    /// (atomically, in the store); a wrong one shows the page again, the last wrong one destroys
+    /// the pending record.
+    async fn check_confirmation(
+        &self,
+        id: &str,
+        rec: &PendingConsent,
+        csrf: &str,
+        cookie: &str,
+        typed: Option<&str>,
+        now: i64,
+    ) -> Result<(), AuthorizeError> {
+        let store_err = |e: StoreError| AuthorizeError::ErrorPage(e.into());
+        let remaining_s = (rec.exp - now).max(1);
+        let tries = self
+            .store
+            .rate_limit(
+                &keys::consent_attempts(id),
+                MAX_CODE_ATTEMPTS,
+                Duration::from_secs(self.consent_cfg.page_ttl_s.max(1) as u64),
+            )
+            .await
+            .map_err(store_err)?;
+        let right = tries.allowed
+            && typed
+                .and_then(typed_code)
+                .is_some_and(|c| ct_eq(&self.confirmation_mac(id, &c), &rec.confirm));
+        if right {
+            return Ok(());
+        }
+        let left = MAX_CODE_ATTEMPTS.saturating_sub(tries.count);
+        if left == 0 {
+            self.store
+                .delete(&keys::consent_pending(id))
+                .await
+                .map_err(store_err)?;
+            tracing::warn!(client_id = %rec.code.client_id, "consent request closed after too many wrong confirmation codes");
+            return Err(AuthorizeError::ErrorPage(OAuthError::new(
+                ErrorCode::AccessDenied,
+                "too many wrong confirmation codes; this consent request is closed (P-21)",
+            )));
+        }
+        let notice = format!(
+            "That is not the confirmation code we sent you. {left} attempt{} left.",
+            if left == 1 { "" } else { "s" }
+        );
+        Err(AuthorizeError::Consent(Box::new(self.prompt_for(
+            &rec.code,
+            id,
+            csrf,
+            cookie,
+            remaining_s,
+            Some(notice),
+        ))))
     }
 
     fn admin_msisdn(
@@ -678,6 +918,27 @@ mod tests {
             assert_eq!(LegalBasis::parse(b.as_str()), Some(b));
         }
         assert_eq!(LegalBasis::parse("Consent"), None, "case-sensitive (P-02)");
+    }
+
+    #[test]
+    fn p21_confirmation_codes() {
+        for _ in 0..200 {
+            let c = random_code();
+            assert_eq!(c.len(), CODE_DIGITS);
+            assert_eq!(typed_code(&c).as_deref(), Some(c.as_str()));
+        }
+        assert_eq!(typed_code(" 123 456 ").as_deref(), Some("123456"));
+        assert_eq!(typed_code("123-456").as_deref(), Some("123456"));
+        for bad in [
+            "",
+            "12345",
+            "1234567",
+            "12345a",
+            "１２３４５６",
+            &"1".repeat(40),
+        ] {
+            assert_eq!(typed_code(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -101,6 +101,8 @@ pub struct AuthorizationServer {
     pub(crate) admin_token: numbat_core::AdminToken,
     /// Legal bases per purpose and the consent page (`consent.rs`).
     pub(crate) consent_cfg: consent::ConsentConfig,
+    /// The operator's channel for consent confirmation codes (P-21); none: no consent page.
+    pub(crate) consent_channel: Option<Arc<dyn consent::ConfirmationChannel>>,
     /// Refresh-token lifetimes (`refresh.rs`).
     pub(crate) refresh_cfg: refresh::RefreshConfig,
     /// The discovery document, recomputed when the client registry changes (`scopes_supported`).
@@ -135,6 +137,7 @@ impl AuthorizationServer {
             ts43_cfg: ts43::Ts43Config::default(),
             admin_token: numbat_core::AdminToken::default(),
             consent_cfg: consent::ConsentConfig::default(),
+            consent_channel: None,
             refresh_cfg: refresh::RefreshConfig::default(),
             ciba_cfg: ciba::CibaConfig::default(),
             ciba_channel: Arc::new(ciba::LogChannel),

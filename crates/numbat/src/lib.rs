@@ -7,6 +7,7 @@ pub mod bench_ingress;
 pub mod bindings_cli;
 pub mod client_cli;
 pub mod config;
+pub mod confirmation;
 pub mod demo;
 pub mod jwks_fetch;
 pub mod metrics;

@@ -211,6 +211,16 @@ async fn build_authorization(
         let v = crate::adapters::HttpOperatorTokens::new(cfg.ts43.validator.clone(), timeout).map_err(|e| cfg_err("ts43.validator", e))?;
         server.with_operator_tokens(Arc::new(v))
     };
+    // P-21: a consent page only with the operator's out-of-band confirmation channel.
+    let server = match cfg.confirmation_channel()? {
+        Some(c) => {
+            if cfg.consent.confirmation_channel == "log" {
+                tracing::warn!("consent.confirmation_channel = \"log\": confirmation codes go to the server log (DEV ONLY)");
+            }
+            server.with_confirmation_channel(c)
+        }
+        None => server,
+    };
 
     let ingress = build_ingress(cfg, store, clock).await?;
     let server = Arc::new(server);

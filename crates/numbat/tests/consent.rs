@@ -7,7 +7,6 @@ mod consent_flow;
 
 use common::*;
 use consent_flow::*;
-use reqwest::Method;
 use serde_json::json;
 
 const SP_SCOPE: &str = "openid dpv:ServiceProvision phone";
@@ -28,6 +27,10 @@ async fn p20_p21_consent_page_and_approval(b: Backend) {
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
     assert!(f.body.contains(SP) && f.body.contains("phone"), "{}", f.body);
     assert!(!f.body.contains("600000001"), "no MSISDN on the page");
+    // P-21: the confirmation code went to the operator's gateway, not into the page.
+    assert_eq!(f.sent, json!({"msisdn": MSISDN_1, "code": f.code, "client_id": CLIENT_ID, "purpose": SP}));
+    assert!(f.code.len() == 6 && f.code.bytes().all(|b| b.is_ascii_digit()), "{}", f.code);
+    assert!(f.body.contains("name=\"confirmation\"") && !f.body.contains(&f.code), "{}", f.body);
 
     s.clock.advance(2);
     let o = decide(&s, DEVICE_1, &f, "approve").await;
@@ -42,14 +45,14 @@ async fn p20_p21_consent_page_and_approval(b: Backend) {
     let wider = AuthRequest::new("openid dpv:ServiceProvision phone offline_access");
     let o = s.authorize(DEVICE_1, &wider).await;
     assert_success_redirect(&s, &o, &wider); // only offline_access is missing: ignored (OIDC §11)
-    let (st, v) = admin_consents(&s, Method::GET, &q(MSISDN_1, "")).await;
+    let (st, v) = admin_consents(&s, "search", json!({"msisdn": MSISDN_1})).await;
     assert_eq!(st, 200, "{v}");
     let list = v["consents"].as_array().unwrap();
     assert_eq!(list.len(), 1, "{v}");
     assert_eq!((list[0]["client_id"].as_str(), list[0]["purpose"].as_str()), (Some(CLIENT_ID), Some(SP)));
     assert_eq!(list[0]["legal_basis"], "consent");
     assert!(!v.to_string().contains("600000001"), "{v}");
-    let (_, v) = admin_consents(&s, Method::GET, &q(MSISDN_2, "")).await;
+    let (_, v) = admin_consents(&s, "search", json!({"msisdn": MSISDN_2})).await;
     assert_eq!(v["consents"], json!([]), "another subscriber");
     s.stop().await;
 }
@@ -75,6 +78,7 @@ async fn e_az_06_consent_required_without_interaction(b: Backend) {
 both_backends! {
     p20_p21_consent_page => p20_p21_consent_page_and_approval;
     e_az_06_consent_required => e_az_06_consent_required_without_interaction;
+    p21_bot_on_the_device_needs_the_code => p21_app_on_the_device_cannot_approve_without_the_code;
 }
 
 /// E-AZ-03: a refusal redirects with access_denied and records nothing.
@@ -147,6 +151,115 @@ async fn p21_consent_cannot_be_forged_or_automated() {
     s.stop().await;
 }
 
+/// P-21, the review's scenario: a script on the subscriber's own device loads the page, keeps
+/// the cookie, scrapes the pending id and CSRF token, sends no Origin / Sec-Fetch-Site, waits,
+/// and approves. Without the code the operator sent out of band it cannot complete: no code,
+/// a wrong one, another page's, a spent one, and after 3 tries the page is gone. The subscriber
+/// with the code can; denying needs none.
+async fn p21_app_on_the_device_cannot_approve_without_the_code(b: Backend) {
+    let s = start_spec(Spec::new(b).tweak(|c| offline_client(c, "consent"))).await;
+    let req = interactive(SP_SCOPE);
+    let a = consent_page(&s, DEVICE_1, &req).await;
+    let b = consent_page(&s, DEVICE_1, &req).await;
+    s.clock.advance(2);
+    let bot = |f: &ConsentForm, code: Option<String>| {
+        let cookie = format!("numbat_consent={}", f.cookie);
+        let (p, c) = (f.pending.clone(), f.csrf.clone());
+        let s = &s;
+        async move {
+            let mut fields = vec![("pending", p.as_str()), ("csrf", c.as_str()), ("decision", "approve")];
+            if let Some(code) = &code {
+                fields.push(("confirmation", code.as_str()));
+            }
+            post_consent(s, DEVICE_1, &fields, &[("cookie", cookie.as_str())]).await
+        }
+    };
+    // Page A: no code, then B's code (bound to B's record), then a wrong one: closed.
+    let other = if b.code != a.code { b.code.clone() } else { wrong_code(&a.code) };
+    for (i, code) in [None, Some(other), Some(wrong_code(&a.code))].into_iter().enumerate() {
+        let o = bot(&a, code).await;
+        assert_error_page(&o);
+        assert!(o.location.is_none(), "P-21: try {i} approved without the code");
+        if i < 2 {
+            assert!(o.body.contains(&format!("{} attempt", 2 - i)) && o.body.contains(&a.pending), "page again: {}", o.body);
+        } else {
+            assert!(o.body.contains("too many"), "{}", o.body);
+        }
+    }
+    let o = bot(&a, Some(a.code.clone())).await;
+    assert_error_page(&o);
+    assert!(o.body.contains("unknown, expired or already decided"), "P-21: the page is destroyed: {}", o.body);
+    let silent = AuthRequest::new(SP_SCOPE);
+    assert_redirect_error(&s, &s.authorize(DEVICE_1, &silent).await, &silent, "consent_required");
+
+    // Page B: the subscriber mistypes once, then enters the code: approved, once.
+    let o = decide_with(&s, DEVICE_1, &b, "approve", Some(&wrong_code(&b.code))).await;
+    assert_error_page(&o);
+    assert!(o.body.contains("2 attempts left"), "{}", o.body);
+    let spaced = format!("{} {}", &b.code[..3], &b.code[3..]);
+    let code = assert_code(&s, &decide_with(&s, DEVICE_1, &b, "approve", Some(&spaced)).await, &req);
+    assert_eq!(s.redeem(&code, &req.verifier).await.status, 200);
+    let o = decide(&s, DEVICE_1, &b, "approve").await;
+    assert_error_page(&o); // the code is spent with its page
+    s.token_reply_for(DEVICE_1, &AuthRequest::new(SP_SCOPE)).await;
+
+    // A spent code does not open the next page; denying needs no code.
+    let c = consent_page(&s, DEVICE_1, &interactive(SP_SCOPE).set("prompt", "consent")).await;
+    s.clock.advance(2);
+    if c.code != b.code {
+        assert!(bot(&c, Some(b.code.clone())).await.location.is_none(), "reused code");
+    }
+    let o = decide_with(&s, DEVICE_1, &c, "deny", None).await;
+    assert_eq!(o.get("error"), Some("access_denied"), "{}", o.body);
+    s.stop().await;
+}
+
+/// P-21: without the operator's confirmation channel nothing can be approved on the device, so
+/// no page is shown: consent_required (E-AZ-06); only offline_access missing is ignored (OIDC
+/// Core §11). A gateway that fails, or too many codes for one subscriber: no page either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn p21_no_confirmation_channel_means_no_consent_page() {
+    let s = start_spec(Spec::new(Backend::Memory).tweak(|c| {
+        offline_client(c, "consent");
+        c.consent.confirmation_channel = "none".into();
+        c.consent.confirmation_webhook_url.clear();
+    }))
+    .await;
+    for req in [interactive(SP_SCOPE), interactive(SP_SCOPE).set("prompt", "consent")] {
+        assert_redirect_error(&s, &s.authorize(DEVICE_1, &req).await, &req, "consent_required");
+    }
+    s.stop().await;
+    let s = start_spec(Spec::new(Backend::Memory).tweak(|c| offline_client(c, "contract"))).await;
+    let g = gateway(&s);
+    g.status.store(503, std::sync::atomic::Ordering::SeqCst);
+    let req = interactive(OFFLINE_SCOPE);
+    assert_redirect_error(&s, &s.authorize(DEVICE_1, &req).await, &req, "temporarily_unavailable");
+    assert_eq!(g.received().len(), 1, "the gateway was asked");
+    s.stop().await;
+    let s = start_spec(Spec::new(Backend::Memory).tweak(|c| {
+        offline_client(c, "contract");
+        c.consent.confirmation_channel = "none".into();
+        c.consent.confirmation_webhook_url.clear();
+    }))
+    .await;
+    let o = s.authorize(DEVICE_1, &req).await;
+    assert_success_redirect(&s, &o, &req);
+    let t = s.redeem(o.get("code").unwrap(), &req.verifier).await;
+    assert!(t.status == 200 && t.json.get("refresh_token").is_none(), "{}", t.raw);
+    s.stop().await;
+    let s = start_spec(Spec::new(Backend::Memory).tweak(|c| {
+        offline_client(c, "consent");
+        c.consent.confirmation_max_per_hour = 2;
+    }))
+    .await;
+    let req = interactive(SP_SCOPE);
+    consent_page(&s, DEVICE_1, &req).await;
+    consent_page(&s, DEVICE_1, &req).await;
+    assert_redirect_error(&s, &s.authorize(DEVICE_1, &req).await, &req, "temporarily_unavailable");
+    consent_page(&s, DEVICE_2, &req).await; // another subscriber's own budget
+    s.stop().await;
+}
+
 /// P-20: prompt=consent shows the page even with consent on record (not for NV: P-22).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn p20_prompt_consent_asks_again() {
@@ -216,33 +329,49 @@ async fn p45_p69_ciba_and_jwt_bearer_check_consent() {
     let r = s.token_raw(&jwt_bearer(&s)).await;
     assert_eq!(r.status, 200, "{}", r.raw);
     // Revoked: JWT bearer refused again.
-    let (st, _) = admin_consents(&s, Method::DELETE, &q(MSISDN_2, &format!("&client_id={CLIENT_ID}&purpose={PURPOSE}"))).await;
+    let (st, _) = admin_consents(&s, "revoke", json!({"msisdn": MSISDN_2, "client_id": CLIENT_ID, "purpose": PURPOSE})).await;
     assert_eq!(st, 200);
     assert_eq!(s.token_raw(&jwt_bearer(&s)).await.error(), Some("invalid_grant"));
     s.stop().await;
 }
 
-/// The admin API: the admin token, the parameters, list and revoke.
+/// The admin API: the admin token, the JSON body (the MSISDN never in a URL), list and revoke.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn admin_consents_api() {
     let s = start_spec(Spec::new(Backend::Memory).tweak(|c| offline_client(c, "consent"))).await;
-    let url = s.url(&format!("/admin/consents?{}", q(MSISDN_1, "")));
-    assert_eq!(s.http.get(&url).send().await.unwrap().status(), 401);
-    assert_eq!(s.http.get(&url).bearer_auth("wrong").send().await.unwrap().status(), 401);
-    assert_eq!(s.http.delete(&url).send().await.unwrap().status(), 401);
-    assert_eq!(admin_consents(&s, Method::GET, "").await.0, 400, "msisdn required");
-    assert_eq!(admin_consents(&s, Method::GET, "msisdn=34600").await.0, 400, "E.164");
-    assert_eq!(admin_consents(&s, Method::GET, &q(MSISDN_1, "&client_id=nobody")).await.0, 404);
-    assert_eq!(admin_consents(&s, Method::DELETE, &q(MSISDN_1, "")).await.0, 400, "client_id required");
-    assert_eq!(admin_consents(&s, Method::DELETE, &q(MSISDN_1, &format!("&client_id={CLIENT_ID}"))).await.0, 404, "nothing to revoke");
-    assert_eq!(s.http.post(&url).bearer_auth(ADMIN).send().await.unwrap().status(), 405);
+    let post = |action: &str, token: Option<&str>| {
+        let rb = s.http.post(s.url(&format!("/admin/consents/{action}"))).json(&json!({"msisdn": MSISDN_1}));
+        match token {
+            Some(t) => rb.bearer_auth(t),
+            None => rb,
+        }
+        .send()
+    };
+    for action in ["search", "revoke"] {
+        assert_eq!(post(action, None).await.unwrap().status(), 401);
+        assert_eq!(post(action, Some("wrong")).await.unwrap().status(), 401);
+    }
+    assert_eq!(admin_consents(&s, "search", json!({})).await.0, 400, "msisdn required");
+    assert_eq!(admin_consents(&s, "search", json!({"msisdn": "34600"})).await.0, 400, "E.164");
+    assert_eq!(admin_consents(&s, "search", json!({"msisdn": MSISDN_1, "nope": 1})).await.0, 400, "unknown field");
+    assert_eq!(admin_consents(&s, "search", json!({"msisdn": MSISDN_1, "client_id": "nobody"})).await.0, 404);
+    assert_eq!(admin_consents(&s, "revoke", json!({"msisdn": MSISDN_1})).await.0, 400, "client_id required");
+    assert_eq!(admin_consents(&s, "revoke", json!({"msisdn": MSISDN_1, "client_id": CLIENT_ID})).await.0, 404, "nothing to revoke");
+    let form = s.http.post(s.url("/admin/consents/search")).bearer_auth(ADMIN).form(&[("msisdn", MSISDN_1)]).send().await.unwrap();
+    assert_eq!(form.status(), 400, "JSON only");
+    assert_eq!(s.http.get(s.url("/admin/consents/search")).bearer_auth(ADMIN).send().await.unwrap().status(), 405);
+    // The query form is gone (design.md: the MSISDN never appears in a URL).
+    let m: String = url::form_urlencoded::byte_serialize(MSISDN_1.as_bytes()).collect();
+    let old = s.url(&format!("/admin/consents?msisdn={m}&client_id={CLIENT_ID}"));
+    assert_eq!(s.http.get(&old).bearer_auth(ADMIN).send().await.unwrap().status(), 404);
+    assert_eq!(s.http.delete(&old).bearer_auth(ADMIN).send().await.unwrap().status(), 404);
 
     approved_tokens(&s, DEVICE_1, SP_SCOPE).await;
-    let (st, v) = admin_consents(&s, Method::GET, &q(MSISDN_1, &format!("&client_id={CLIENT_ID}"))).await;
+    let (st, v) = admin_consents(&s, "search", json!({"msisdn": MSISDN_1, "client_id": CLIENT_ID})).await;
     assert_eq!((st, v["consents"].as_array().map(Vec::len)), (200, Some(1)), "{v}");
-    let (st, v) = admin_consents(&s, Method::DELETE, &q(MSISDN_1, &format!("&client_id={CLIENT_ID}&purpose={SP}"))).await;
+    let (st, v) = admin_consents(&s, "revoke", json!({"msisdn": MSISDN_1, "client_id": CLIENT_ID, "purpose": SP})).await;
     assert_eq!((st, v["revoked"].as_u64()), (200, Some(1)), "{v}");
-    let (_, v) = admin_consents(&s, Method::GET, &q(MSISDN_1, "")).await;
+    let (_, v) = admin_consents(&s, "search", json!({"msisdn": MSISDN_1})).await;
     assert_eq!(v["consents"], json!([]));
     let req = AuthRequest::new(SP_SCOPE);
     assert_redirect_error(&s, &s.authorize(DEVICE_1, &req).await, &req, "consent_required");
@@ -276,7 +405,7 @@ async fn userinfo_phone_claims_follow_the_legal_basis() {
     let t = approved_tokens(&s, DEVICE_2, "openid dpv:IdentityVerification phone").await;
     let (_, v) = userinfo(&s, t.access_token()).await;
     assert_eq!(v["phone_number"], MSISDN_2, "{v}");
-    admin_consents(&s, Method::DELETE, &q(MSISDN_2, &format!("&client_id={CLIENT_ID}"))).await;
+    admin_consents(&s, "revoke", json!({"msisdn": MSISDN_2, "client_id": CLIENT_ID})).await;
     let (st, v) = userinfo(&s, t.access_token()).await;
     assert_eq!(st, 200);
     assert!(v.get("phone_number").is_none(), "withdrawn consent: {v}");

@@ -188,7 +188,7 @@ async fn p56_revoked_consent_stops_refresh() {
     let r = refresh(&s, &rt).await;
     assert_eq!(r.status, 200, "{}", r.raw);
     let rt = r.json["refresh_token"].as_str().unwrap().to_owned();
-    let (st, v) = admin_consents(&s, reqwest::Method::DELETE, &q(MSISDN_1, &format!("&client_id={CLIENT_ID}"))).await;
+    let (st, v) = admin_consents(&s, "revoke", serde_json::json!({"msisdn": MSISDN_1, "client_id": CLIENT_ID})).await;
     assert_eq!((st, v["revoked"].as_u64()), (200, Some(1)), "{v}");
     let r = refresh(&s, &rt).await;
     assert_eq!((r.status, r.error()), (400, Some("invalid_grant")), "P-56 / E-TK-40: {}", r.raw);

@@ -5,13 +5,19 @@
 //!   client's redirect target (CSP `form-action`), is never cached, and sets a
 //!   `SameSite=Strict; HttpOnly` cookie bound to the pending request: a form auto-submitted from
 //!   another site carries neither that cookie nor the CSRF token it cannot read.
+//! - The page carries an input for the confirmation code the operator sent out of band when
+//!   the page was served (P-21; `consent.rs`); a wrong code shows the page again with a notice.
 //! - `POST /authorize/consent`: the decision (the ingress identifies the device here too).
-//! - `GET /admin/consents?msisdn=..[&client_id=..]`, `DELETE /admin/consents?msisdn=..&client_id=..[&purpose=..]`
-//!   with `Authorization: Bearer <admin token>`.
+//! - `POST /admin/consents/search` `{msisdn, client_id?}` and `POST /admin/consents/revoke`
+//!   `{msisdn, client_id, purpose?}` (JSON: the MSISDN never in a URL), with
+//!   `Authorization: Bearer <admin token>`.
 
 use super::errors::{authorize_error, consent_admin_error, method_not_allowed};
 use super::{bearer, is_form, read_limited};
-use crate::consent::{ConsentAdminError, ConsentPrompt, ConsentSubmission, CONSENT_COOKIE};
+use crate::consent::{
+    ConsentAdminError, ConsentAdminRequest, ConsentPrompt, ConsentSubmission, CODE_DIGITS,
+    CONSENT_COOKIE,
+};
 use crate::error::{invalid_request, AuthorizeError};
 use crate::params::Params;
 use crate::AuthorizationServer;
@@ -20,8 +26,10 @@ use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use askama::Template;
 use numbat_core::IdentityOutcome;
 
-/// The consent form is three short fields.
+/// The consent form is four short fields.
 const MAX_CONSENT_FORM: usize = 4096;
+/// An admin request body is three short fields.
+const MAX_ADMIN_BODY: usize = 4096;
 
 #[derive(Template)]
 #[template(path = "consent.html")]
@@ -32,6 +40,8 @@ struct ConsentPage<'a> {
     offline_access: bool,
     pending_id: &'a str,
     csrf_token: &'a str,
+    code_digits: usize,
+    notice: Option<&'a str>,
 }
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
@@ -41,10 +51,14 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
             .default_service(web::to(|| async { method_not_allowed("POST") })),
     )
     .service(
-        web::resource("/admin/consents")
-            .route(web::get().to(admin_list))
-            .route(web::delete().to(admin_revoke))
-            .default_service(web::to(|| async { method_not_allowed("GET, DELETE") })),
+        web::resource("/admin/consents/search")
+            .route(web::post().to(admin_list))
+            .default_service(web::to(|| async { method_not_allowed("POST") })),
+    )
+    .service(
+        web::resource("/admin/consents/revoke")
+            .route(web::post().to(admin_revoke))
+            .default_service(web::to(|| async { method_not_allowed("POST") })),
     );
 }
 
@@ -57,6 +71,8 @@ pub(super) fn consent_page(p: &ConsentPrompt) -> HttpResponse {
         offline_access: p.offline_access,
         pending_id: &p.pending_id,
         csrf_token: &p.csrf_token,
+        code_digits: CODE_DIGITS,
+        notice: p.notice.as_deref(),
     };
     let Ok(html) = page.render() else {
         return authorize_error(AuthorizeError::ErrorPage(crate::error::OAuthError::new(
@@ -74,7 +90,12 @@ pub(super) fn consent_page(p: &ConsentPrompt) -> HttpResponse {
         p.ttl_s,
         if p.secure_cookie { "; Secure" } else { "" }
     );
-    let mut b = HttpResponse::Ok();
+    // Shown again after a wrong confirmation code: still the page, but not a success.
+    let mut b = if p.notice.is_some() {
+        HttpResponse::BadRequest()
+    } else {
+        HttpResponse::Ok()
+    };
     b.insert_header((
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
@@ -167,26 +188,53 @@ async fn consent_post(
     }
 }
 
-fn admin_query(s: &AuthorizationServer, req: &HttpRequest) -> Result<Params, ConsentAdminError> {
+/// The admin token first (nothing of the body is read for an unauthenticated caller), then a
+/// bounded JSON body.
+async fn admin_body(
+    s: &AuthorizationServer,
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<ConsentAdminRequest, ConsentAdminError> {
     if !s.admin_token_ok(bearer(req)) {
         return Err(ConsentAdminError::Forbidden);
     }
-    let q = Params::parse(req.query_string().as_bytes());
-    if q.oversized || !q.duplicates.is_empty() {
+    let is_json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
         return Err(ConsentAdminError::InvalidRequest(
-            "malformed or repeated query parameter",
+            "content type must be application/json",
         ));
     }
-    Ok(q)
+    let body = read_limited(payload, MAX_ADMIN_BODY)
+        .await
+        .ok_or(ConsentAdminError::InvalidRequest("request too large"))?;
+    serde_json::from_slice(&body).map_err(|_| {
+        ConsentAdminError::InvalidRequest(
+            "the body must be a JSON object {msisdn, client_id, purpose}",
+        )
+    })
 }
 
-async fn admin_list(s: web::Data<AuthorizationServer>, req: HttpRequest) -> HttpResponse {
-    let q = match admin_query(&s, &req) {
+async fn admin_list(
+    s: web::Data<AuthorizationServer>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
+    let q = match admin_body(&s, &req, payload).await {
         Ok(q) => q,
         Err(e) => return consent_admin_error(e),
     };
+    if q.purpose.is_some() {
+        return consent_admin_error(ConsentAdminError::InvalidRequest(
+            "search takes msisdn and client_id",
+        ));
+    }
     match s
-        .admin_list_consents(bearer(&req), q.get("msisdn"), q.get("client_id"))
+        .admin_list_consents(bearer(&req), q.msisdn.as_deref(), q.client_id.as_deref())
         .await
     {
         Ok(list) => HttpResponse::Ok()
@@ -196,17 +244,21 @@ async fn admin_list(s: web::Data<AuthorizationServer>, req: HttpRequest) -> Http
     }
 }
 
-async fn admin_revoke(s: web::Data<AuthorizationServer>, req: HttpRequest) -> HttpResponse {
-    let q = match admin_query(&s, &req) {
+async fn admin_revoke(
+    s: web::Data<AuthorizationServer>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
+    let q = match admin_body(&s, &req, payload).await {
         Ok(q) => q,
         Err(e) => return consent_admin_error(e),
     };
     match s
         .admin_revoke_consents(
             bearer(&req),
-            q.get("msisdn"),
-            q.get("client_id"),
-            q.get("purpose"),
+            q.msisdn.as_deref(),
+            q.client_id.as_deref(),
+            q.purpose.as_deref(),
         )
         .await
     {

@@ -1,11 +1,16 @@
 //! Helpers of the consent and refresh-token tests: configurations with a consent-based or
-//! contract purpose, the consent page (P-20, P-21), refresh and admin calls.
+//! contract purpose, the consent page (P-20, P-21) with the operator's confirmation-code
+//! webhook (a loopback HTTP server), refresh and admin calls.
 #![allow(dead_code)]
 
 use crate::common::*;
 use numbat::Config;
 use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// A purpose the tests give a legal basis of their choosing (the dev purpose stays
 /// legitimate_interest, so the dev flows need no consent).
@@ -14,13 +19,98 @@ pub const ADMIN: &str = "dev-admin-token";
 pub const OFFLINE_SCOPE: &str = "openid dpv:ServiceProvision offline_access phone";
 
 /// demo-app may also use refresh tokens, `offline_access`, `phone` and [`SP`], whose legal
-/// basis is `basis`.
+/// basis is `basis`; confirmation codes go to a loopback webhook ([`confirmation_webhook`]).
 pub fn offline_client(c: &mut Config, basis: &str) {
     let d = &mut c.clients[0];
     d.grant_types.push("refresh_token".into());
     d.scopes
         .extend(["offline_access", "phone", SP].map(String::from));
     c.consent.legal_basis.insert(SP.into(), basis.into());
+    confirmation_webhook(c);
+}
+
+/// The operator's confirmation gateway as the tests see it: every POST it received, and the
+/// status it answers with.
+pub struct Gateway {
+    pub received: Mutex<Vec<Value>>,
+    pub status: AtomicU16,
+}
+
+impl Gateway {
+    pub fn received(&self) -> Vec<Value> {
+        self.received.lock().unwrap().clone()
+    }
+}
+
+fn gateways() -> &'static Mutex<HashMap<String, Arc<Gateway>>> {
+    static G: OnceLock<Mutex<HashMap<String, Arc<Gateway>>>> = OnceLock::new();
+    G.get_or_init(Default::default)
+}
+
+/// A loopback HTTP server standing for the operator's SMS gateway, configured as the server's
+/// confirmation channel (`[consent] confirmation_channel = "webhook"`), found again by issuer.
+pub fn confirmation_webhook(c: &mut Config) -> Arc<Gateway> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the webhook");
+    let url = format!("http://{}/sms", l.local_addr().unwrap());
+    let g = Arc::new(Gateway {
+        received: Mutex::new(vec![]),
+        status: AtomicU16::new(204),
+    });
+    let gw = g.clone();
+    std::thread::spawn(move || {
+        for conn in l.incoming().flatten() {
+            let _ = serve_one(conn, &gw);
+        }
+    });
+    c.consent.confirmation_channel = "webhook".into();
+    c.consent.confirmation_webhook_url = url;
+    gateways()
+        .lock()
+        .unwrap()
+        .insert(c.server.issuer.clone(), g.clone());
+    g
+}
+
+/// One request per connection: read it, record the JSON body, answer and close.
+fn serve_one(conn: std::net::TcpStream, g: &Gateway) -> std::io::Result<()> {
+    let mut r = BufReader::new(conn.try_clone()?);
+    let (mut line, mut len, mut request_line) = (String::new(), 0usize, String::new());
+    r.read_line(&mut request_line)?;
+    loop {
+        line.clear();
+        if r.read_line(&mut line)? == 0 || line == "\r\n" {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            if k.eq_ignore_ascii_case("content-length") {
+                len = v.trim().parse().unwrap_or(0);
+            }
+        }
+    }
+    let mut body = vec![0; len];
+    r.read_exact(&mut body)?;
+    assert!(request_line.starts_with("POST /sms "), "{request_line}");
+    g.received
+        .lock()
+        .unwrap()
+        .push(serde_json::from_slice(&body).unwrap_or(Value::Null));
+    let st = g.status.load(Ordering::SeqCst);
+    let mut w = conn;
+    write!(
+        w,
+        "HTTP/1.1 {st} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+    )?;
+    w.flush()
+}
+
+/// The confirmation gateway of this server.
+pub fn gateway(s: &TestServer) -> Arc<Gateway> {
+    gateways()
+        .lock()
+        .unwrap()
+        .get(&s.base)
+        .cloned()
+        .expect("the server has a test confirmation webhook")
 }
 
 /// An interactive request (no `prompt=none`).
@@ -36,6 +126,10 @@ pub struct ConsentForm {
     pub pending: String,
     pub csrf: String,
     pub cookie: String,
+    /// The confirmation code the operator's gateway received for this page (P-21).
+    pub code: String,
+    /// What the gateway received: `{msisdn, code, client_id, purpose}`.
+    pub sent: Value,
 }
 
 impl ConsentForm {
@@ -56,8 +150,10 @@ fn hidden(body: &str, name: &str) -> String {
     body[start..].split('"').next().unwrap().to_owned()
 }
 
-/// `GET /authorize` that must answer with the consent page.
+/// `GET /authorize` that must answer with the consent page; the code from the gateway.
 pub async fn consent_page(s: &TestServer, from: IpAddr, req: &AuthRequest) -> ConsentForm {
+    let g = gateway(s);
+    let before = g.received().len();
     let r = device(from)
         .get(format!("{}/authorize?{}", s.base, req.query()))
         .send()
@@ -80,14 +176,29 @@ pub async fn consent_page(s: &TestServer, from: IpAddr, req: &AuthRequest) -> Co
         .unwrap()
         .1
         .to_owned();
+    let received = g.received();
+    assert_eq!(
+        received.len(),
+        before + 1,
+        "one code sent with the page: {received:?}"
+    );
+    let sent = received[before].clone();
     ConsentForm {
         status,
         pending: hidden(&body, "pending"),
         csrf: hidden(&body, "csrf"),
         cookie,
+        code: sent["code"].as_str().expect("a code").to_owned(),
+        sent,
         headers,
         body,
     }
+}
+
+/// A code of the right shape that is not `code`.
+pub fn wrong_code(code: &str) -> String {
+    let first = (code.as_bytes()[0] - b'0' + 1) % 10;
+    format!("{first}{}", &code[1..])
 }
 
 /// `POST /authorize/consent` from `from` with these fields and extra headers.
@@ -104,14 +215,28 @@ pub async fn post_consent(
     read_outcome(rb.send().await.unwrap()).await
 }
 
-/// The regular decision of the page `f` (after the minimum human delay).
+/// The regular decision of the page `f` (after the minimum human delay), with its code.
 pub async fn decide(s: &TestServer, from: IpAddr, f: &ConsentForm, decision: &str) -> AuthOutcome {
+    decide_with(s, from, f, decision, Some(&f.code)).await
+}
+
+/// A decision of the page `f` with this confirmation code (or none).
+pub async fn decide_with(
+    s: &TestServer,
+    from: IpAddr,
+    f: &ConsentForm,
+    decision: &str,
+    code: Option<&str>,
+) -> AuthOutcome {
     let cookie = format!("numbat_consent={}", f.cookie);
-    let fields = [
+    let mut fields = vec![
         ("pending", f.pending.as_str()),
         ("csrf", f.csrf.as_str()),
         ("decision", decision),
     ];
+    if let Some(c) = code {
+        fields.push(("confirmation", c));
+    }
     post_consent(
         s,
         from,
@@ -226,20 +351,16 @@ pub async fn userinfo(s: &TestServer, token: &str) -> (u16, Value) {
     (st, r.json().await.unwrap_or(Value::Null))
 }
 
-/// `GET`/`DELETE /admin/consents?<query>` with the admin token.
-pub async fn admin_consents(s: &TestServer, method: reqwest::Method, query: &str) -> (u16, Value) {
+/// `POST /admin/consents/{search|revoke}` with this JSON body and the admin token.
+pub async fn admin_consents(s: &TestServer, action: &str, body: Value) -> (u16, Value) {
     let r = s
         .http
-        .request(method, s.url(&format!("/admin/consents?{query}")))
+        .post(s.url(&format!("/admin/consents/{action}")))
         .bearer_auth(ADMIN)
+        .json(&body)
         .send()
         .await
         .unwrap();
     let st = r.status().as_u16();
     (st, r.json().await.unwrap_or(Value::Null))
-}
-
-pub fn q(msisdn: &str, rest: &str) -> String {
-    let m: String = url::form_urlencoded::byte_serialize(msisdn.as_bytes()).collect();
-    format!("msisdn={m}{rest}")
 }
