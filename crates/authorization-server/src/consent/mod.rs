@@ -41,38 +41,14 @@ use std::sync::Arc;
 use std::time::Duration;
 use subtle::ConstantTimeEq;
 
+mod admin;
+mod confirmation;
+use confirmation::random_code;
+
+pub use admin::{ConsentAdminError, ConsentAdminRequest, ConsentView};
+pub use confirmation::{ConfirmationChannel, ConfirmationError, CODE_DIGITS, MAX_CODE_ATTEMPTS};
+
 pub const OFFLINE_ACCESS: &str = "offline_access";
-
-/// Digits of a consent confirmation code (P-21).
-pub const CODE_DIGITS: usize = 6;
-/// Tries at the confirmation code per consent page; the last wrong one destroys the page.
-pub const MAX_CODE_ATTEMPTS: u64 = 3;
-
-/// A confirmation code could not be handed to the operator's channel (the page is not shown).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfirmationError(pub String);
-
-impl std::fmt::Display for ConfirmationError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// The operator's out-of-band channel to the subscriber (SMS, USSD, app push), which the app
-/// that made the request can neither read nor drive (P-21). Implemented by the binary.
-#[async_trait::async_trait]
-pub trait ConfirmationChannel: Send + Sync {
-    /// Deliver `code` to the subscriber `to`, naming the client and the purpose asked for.
-    /// `reference` is the consent page's pending id (for logs only; never the MSISDN in a log).
-    async fn send_code(
-        &self,
-        to: &Msisdn,
-        code: &str,
-        client_id: &str,
-        purpose: &str,
-        reference: &str,
-    ) -> Result<(), ConfirmationError>;
-}
 
 /// Why the operator may process data for a purpose (P-20).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -242,75 +218,12 @@ pub struct ConsentSubmission<'a> {
     pub identity: IdentityOutcome,
 }
 
-/// The body of `POST /admin/consents/search` and `/admin/consents/revoke` (the MSISDN never in
-/// a URL).
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConsentAdminRequest {
-    pub msisdn: Option<String>,
-    pub client_id: Option<String>,
-    pub purpose: Option<String>,
-}
-
-/// An entry of the admin listing (the subscriber is the one asked about; not repeated).
-#[derive(Debug, Serialize)]
-pub struct ConsentView {
-    pub client_id: String,
-    pub purpose: String,
-    pub legal_basis: &'static str,
-    pub scopes: Vec<String>,
-    pub offline_access: bool,
-    pub granted_at: i64,
-    pub expires_at: i64,
-}
-
-/// Admin API failures (mapped to the wire in `http/errors.rs`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ConsentAdminError {
-    Forbidden,
-    InvalidRequest(&'static str),
-    NotFound,
-    Unavailable,
-}
-
-impl From<StoreError> for ConsentAdminError {
-    fn from(_: StoreError) -> Self {
-        ConsentAdminError::Unavailable
-    }
-}
-
 fn sha256_b64(s: &str) -> String {
     numbat_jose::b64_encode(ring::digest::digest(&ring::digest::SHA256, s.as_bytes()).as_ref())
 }
 
 fn ct_eq(a: &str, b: &str) -> bool {
     a.as_bytes().ct_eq(b.as_bytes()).into()
-}
-
-/// A uniformly random code of [`CODE_DIGITS`] digits.
-fn random_code() -> String {
-    let rng = ring::rand::SystemRandom::new();
-    let modulus = 10u32.pow(CODE_DIGITS as u32);
-    // Rejection sampling: no modulo bias.
-    let limit = u32::MAX - u32::MAX % modulus;
-    loop {
-        let mut b = [0u8; 4];
-        ring::rand::SecureRandom::fill(&rng, &mut b).expect("system RNG");
-        let n = u32::from_le_bytes(b);
-        if n < limit {
-            return format!("{:0width$}", n % modulus, width = CODE_DIGITS);
-        }
-    }
-}
-
-/// The code as typed: spaces and dashes dropped; anything but digits of the right length is
-/// simply wrong.
-fn typed_code(v: &str) -> Option<String> {
-    if v.len() > 32 {
-        return None;
-    }
-    let c: String = v.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
-    (c.len() == CODE_DIGITS && c.bytes().all(|b| b.is_ascii_digit())).then_some(c)
 }
 
 /// CSP source for the redirect URI: its origin (http/https) or its scheme (app schemes).
@@ -333,16 +246,6 @@ impl AuthorizationServer {
     pub fn with_confirmation_channel(mut self, c: Arc<dyn ConfirmationChannel>) -> Self {
         self.consent_channel = Some(c);
         self
-    }
-
-    /// MAC of a confirmation code, bound to its pending record.
-    fn confirmation_mac(&self, pending_id: &str, code: &str) -> String {
-        let mut ctx = ring::hmac::Context::with_key(&self.derive_key);
-        ctx.update(b"consent-confirmation\n");
-        ctx.update(pending_id.as_bytes());
-        ctx.update(b"\n");
-        ctx.update(code.as_bytes());
-        numbat_jose::b64_encode(ctx.sign().as_ref())
     }
 
     /// The legal basis of a purpose (P-20).
@@ -725,153 +628,6 @@ impl AuthorizationServer {
             .map_err(redirect_err)
     }
 
-    /// P-21: an approval carries the code the operator sent out of band. Every try counts
-    /// (atomically, in the store); a wrong one shows the page again, the last wrong one destroys
-    /// the pending record.
-    async fn check_confirmation(
-        &self,
-        id: &str,
-        rec: &PendingConsent,
-        csrf: &str,
-        cookie: &str,
-        typed: Option<&str>,
-        now: i64,
-    ) -> Result<(), AuthorizeError> {
-        let store_err = |e: StoreError| AuthorizeError::ErrorPage(e.into());
-        let remaining_s = (rec.exp - now).max(1);
-        let tries = self
-            .store
-            .rate_limit(
-                &keys::consent_attempts(id),
-                MAX_CODE_ATTEMPTS,
-                Duration::from_secs(self.consent_cfg.page_ttl_s.max(1) as u64),
-            )
-            .await
-            .map_err(store_err)?;
-        let right = tries.allowed
-            && typed
-                .and_then(typed_code)
-                .is_some_and(|c| ct_eq(&self.confirmation_mac(id, &c), &rec.confirm));
-        if right {
-            return Ok(());
-        }
-        let left = MAX_CODE_ATTEMPTS.saturating_sub(tries.count);
-        if left == 0 {
-            self.store
-                .delete(&keys::consent_pending(id))
-                .await
-                .map_err(store_err)?;
-            tracing::warn!(client_id = %rec.code.client_id, "consent request closed after too many wrong confirmation codes");
-            return Err(AuthorizeError::ErrorPage(OAuthError::new(
-                ErrorCode::AccessDenied,
-                "too many wrong confirmation codes; this consent request is closed (P-21)",
-            )));
-        }
-        let notice = format!(
-            "That is not the confirmation code we sent you. {left} attempt{} left.",
-            if left == 1 { "" } else { "s" }
-        );
-        Err(AuthorizeError::Consent(Box::new(self.prompt_for(
-            &rec.code,
-            id,
-            csrf,
-            cookie,
-            remaining_s,
-            Some(notice),
-        ))))
-    }
-
-    fn admin_msisdn(
-        &self,
-        bearer: Option<&str>,
-        msisdn: Option<&str>,
-    ) -> Result<Msisdn, ConsentAdminError> {
-        if !self.admin_token_ok(bearer) {
-            return Err(ConsentAdminError::Forbidden);
-        }
-        let m = msisdn.ok_or(ConsentAdminError::InvalidRequest("msisdn is required"))?;
-        Msisdn::parse(m).map_err(|_| ConsentAdminError::InvalidRequest("msisdn must be E.164"))
-    }
-
-    /// The (client, purpose) pairs to look at: one client's purposes, or every client's.
-    fn consent_slots(
-        &self,
-        client_id: Option<&str>,
-    ) -> Result<Vec<(String, String)>, ConsentAdminError> {
-        let clients: Vec<_> = match client_id {
-            Some(id) => vec![self.registry.get(id).ok_or(ConsentAdminError::NotFound)?],
-            None => self.registry.all(),
-        };
-        Ok(clients
-            .iter()
-            .flat_map(|c| {
-                c.client
-                    .scopes
-                    .iter()
-                    .filter(|s| s.starts_with(numbat_core::scope::PURPOSE_PREFIX))
-                    .map(|p| (c.client.client_id.clone(), p.clone()))
-                    .collect::<Vec<_>>()
-            })
-            .collect())
-    }
-
-    /// Admin: the consents a subscriber gave (to one client or to any).
-    pub async fn admin_list_consents(
-        &self,
-        bearer: Option<&str>,
-        msisdn: Option<&str>,
-        client_id: Option<&str>,
-    ) -> Result<Vec<ConsentView>, ConsentAdminError> {
-        let m = self.admin_msisdn(bearer, msisdn)?;
-        let mut out = Vec::new();
-        for (client, purpose) in self.consent_slots(client_id)? {
-            if let Some(r) = self.consent_on_record(&client, &m, &purpose).await? {
-                out.push(ConsentView {
-                    legal_basis: self.legal_basis(&r.purpose).as_str(),
-                    client_id: r.client_id,
-                    purpose: r.purpose,
-                    scopes: r.scopes,
-                    offline_access: r.offline_access,
-                    granted_at: r.granted_at,
-                    expires_at: r.exp,
-                });
-            }
-        }
-        Ok(out)
-    }
-
-    /// Admin: revoke a subscriber's consents to a client (one purpose or all). Tokens already
-    /// issued run out; refresh stops at once (P-56), new requests need consent again.
-    /// Returns how many were revoked; none is `NotFound`.
-    pub async fn admin_revoke_consents(
-        &self,
-        bearer: Option<&str>,
-        msisdn: Option<&str>,
-        client_id: Option<&str>,
-        purpose: Option<&str>,
-    ) -> Result<usize, ConsentAdminError> {
-        let m = self.admin_msisdn(bearer, msisdn)?;
-        let client_id =
-            client_id.ok_or(ConsentAdminError::InvalidRequest("client_id is required"))?;
-        let mut n = 0;
-        for (client, p) in self.consent_slots(Some(client_id))? {
-            if purpose.is_some_and(|want| want != p) {
-                continue;
-            }
-            if self
-                .store
-                .delete(&self.consent_key(&client, &m, &p))
-                .await?
-            {
-                n += 1;
-            }
-        }
-        if n == 0 {
-            return Err(ConsentAdminError::NotFound);
-        }
-        tracing::info!(client_id, revoked = n, "consent revoked by the operator");
-        Ok(n)
-    }
 }
 
 /// `scope` without `offline_access` (OIDC Core §11: ignored when it cannot be honoured).
@@ -882,6 +638,7 @@ pub(crate) fn without_offline(scope: &ScopeSet) -> ScopeSet {
 
 #[cfg(test)]
 mod tests {
+    use super::confirmation::typed_code;
     use super::*;
 
     fn rec(scopes: &[&str], offline: bool) -> ConsentRecord {
