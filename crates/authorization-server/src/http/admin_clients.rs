@@ -3,7 +3,7 @@
 //! form of its errors is `errors.rs`.
 
 use super::errors::{client_admin_error, method_not_allowed};
-use super::{bearer, read_limited};
+use super::{admin_json_body, bearer, AdminBody};
 use crate::client_admin::ClientAdminError;
 use crate::AuthorizationServer;
 use actix_web::http::header::{self, HeaderValue};
@@ -32,24 +32,15 @@ fn json(status: actix_web::http::StatusCode, v: &serde_json::Value) -> HttpRespo
     HttpResponse::build(status).insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store"))).json(v)
 }
 
-/// The admin token first (nothing of the body is read for an unauthenticated caller), then a
-/// bounded JSON body.
+/// The admin token, then a bounded JSON body (`super::admin_json_body`).
 async fn body(s: &AuthorizationServer, req: &HttpRequest, payload: web::Payload) -> Result<Vec<u8>, HttpResponse> {
-    if !s.admin_token_ok(bearer(req)) {
-        return Err(client_admin_error(ClientAdminError::Unauthorized));
-    }
-    let is_json = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
-    if !is_json {
-        return Err(client_admin_error(ClientAdminError::InvalidMetadata(
-            "content type must be application/json".into(),
-        )));
-    }
-    read_limited(payload, MAX_METADATA_BYTES).await.ok_or_else(|| client_admin_error(ClientAdminError::TooLarge))
+    admin_json_body(s, req, payload, MAX_METADATA_BYTES).await.map_err(|e| {
+        client_admin_error(match e {
+            AdminBody::Unauthorized => ClientAdminError::Unauthorized,
+            AdminBody::NotJson => ClientAdminError::InvalidMetadata("content type must be application/json".into()),
+            AdminBody::TooLarge => ClientAdminError::TooLarge,
+        })
+    })
 }
 
 async fn list(s: web::Data<AuthorizationServer>, req: HttpRequest) -> HttpResponse {

@@ -13,7 +13,7 @@
 //!   `Authorization: Bearer <admin token>`.
 
 use super::errors::{authorize_error, consent_admin_error, method_not_allowed};
-use super::{bearer, is_form, read_limited};
+use super::{admin_json_body, bearer, is_form, read_limited, AdminBody};
 use crate::consent::{
     ConsentAdminError, ConsentAdminRequest, ConsentPrompt, ConsentSubmission, CODE_DIGITS,
     CONSENT_COOKIE,
@@ -188,30 +188,17 @@ async fn consent_post(
     }
 }
 
-/// The admin token first (nothing of the body is read for an unauthenticated caller), then a
-/// bounded JSON body.
+/// The admin token, then a bounded JSON body (`super::admin_json_body`).
 async fn admin_body(
     s: &AuthorizationServer,
     req: &HttpRequest,
     payload: web::Payload,
 ) -> Result<ConsentAdminRequest, ConsentAdminError> {
-    if !s.admin_token_ok(bearer(req)) {
-        return Err(ConsentAdminError::Forbidden);
-    }
-    let is_json = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
-    if !is_json {
-        return Err(ConsentAdminError::InvalidRequest(
-            "content type must be application/json",
-        ));
-    }
-    let body = read_limited(payload, MAX_ADMIN_BODY)
-        .await
-        .ok_or(ConsentAdminError::InvalidRequest("request too large"))?;
+    let body = admin_json_body(s, req, payload, MAX_ADMIN_BODY).await.map_err(|e| match e {
+        AdminBody::Unauthorized => ConsentAdminError::Forbidden,
+        AdminBody::NotJson => ConsentAdminError::InvalidRequest("content type must be application/json"),
+        AdminBody::TooLarge => ConsentAdminError::InvalidRequest("request too large"),
+    })?;
     serde_json::from_slice(&body).map_err(|_| {
         ConsentAdminError::InvalidRequest(
             "the body must be a JSON object {msisdn, client_id, purpose}",

@@ -109,6 +109,37 @@ async fn read_limited(mut payload: web::Payload, limit: usize) -> Option<Vec<u8>
     Some(body)
 }
 
+/// Why an admin request's JSON body was not read.
+enum AdminBody {
+    Unauthorized,
+    NotJson,
+    TooLarge,
+}
+
+/// The admin token first (nothing of the body is read for an unauthenticated caller), then an
+/// `application/json` body of at most `limit` bytes. Each admin API maps the refusal to its own
+/// errors.
+async fn admin_json_body(
+    s: &AuthorizationServer,
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> Result<Vec<u8>, AdminBody> {
+    if !s.admin_token_ok(bearer(req)) {
+        return Err(AdminBody::Unauthorized);
+    }
+    let is_json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(AdminBody::NotJson);
+    }
+    read_limited(payload, limit).await.ok_or(AdminBody::TooLarge)
+}
+
 fn is_form(req: &HttpRequest) -> bool {
     req.headers()
         .get(header::CONTENT_TYPE)
