@@ -23,6 +23,7 @@ both_backends! {
     radius_accounting_on_voids_the_gateways_bindings => accounting_on_voids;
     radius_wrong_secret_gets_no_answer_and_binds_nothing => wrong_secret;
     radius_start_for_a_shared_cgnat_address_binds_nothing => shared_cgnat_address_untouched;
+    radius_ipv6_prefix_identifies_every_device_address_in_its_64 => ipv6_device_by_its_64;
 }
 
 /// A server whose RADIUS listener runs on a free UDP port of its own (the test servers bind
@@ -157,5 +158,44 @@ async fn shared_cgnat_address_untouched(b: Backend) {
     assert_eq!(at(41000).await, None);
     // The device on the shared address from a port no block holds (reqwest's ephemeral port).
     assert_login_required(&s).await;
+    s.stop().await;
+}
+
+/// Issue 6 "done when": IPv6 devices are identified by their /64. The gateway reports the
+/// device's prefix (radclient, Framed-IPv6-Prefix); the device then arrives with any address of
+/// it, here through the dev trusted proxy 127.0.0.10 (X-Forwarded-For), since the test machine's
+/// loopback is IPv4.
+async fn ipv6_device_by_its_64(b: Backend) {
+    const PROXY: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 10));
+    const MSISDN_7: &str = "+34600000007";
+    async fn verified_from(s: &TestServer, device: &str, number: &str) -> Option<bool> {
+        let req = AuthRequest::new(SCOPE_VERIFY);
+        let o = s.authorize_query(PROXY, &req.query(), &[("X-Forwarded-For", device)]).await;
+        if o.get("error") == Some("login_required") {
+            return None;
+        }
+        assert_success_redirect(s, &o, &req);
+        let t = s.redeem(&o.query["code"], &req.verifier).await;
+        assert_eq!(t.status, 200, "{}", t.raw);
+        let (status, v) = s.verify_number(t.access_token(), number).await;
+        assert_eq!(status, 200, "{v}");
+        v["devicePhoneNumberVerified"].as_bool()
+    }
+    let (s, radius) = start_with_radius(b).await;
+    let v6 = |status: &str| {
+        format!(
+            "Acct-Status-Type = {status}, Framed-IPv6-Prefix = 2001:db8:1:2::/64, Calling-Station-Id = 34600000007, \
+             Acct-Session-Id = v6, NAS-IP-Address = 127.0.0.1"
+        )
+    };
+    assert_eq!(verified_from(&s, "2001:db8:1:2::99", MSISDN_7).await, None, "not bound yet");
+    assert!(radclient(radius, SECRET, &v6("Start"), 2).await, "Start acknowledged");
+    for device in ["2001:db8:1:2::99", "2001:db8:1:2:aaaa:bbbb:cccc:dddd", "[2001:db8:1:2::1]"] {
+        assert_eq!(verified_from(&s, device, MSISDN_7).await, Some(true), "{device} is in the /64");
+    }
+    assert_eq!(verified_from(&s, "2001:db8:1:2::99", MSISDN_5).await, Some(false));
+    assert_eq!(verified_from(&s, "2001:db8:1:3::99", MSISDN_7).await, None, "the next /64 is someone else's");
+    assert!(radclient(radius, SECRET, &v6("Stop"), 2).await, "Stop acknowledged");
+    assert_eq!(verified_from(&s, "2001:db8:1:2::99", MSISDN_7).await, None, "unbound after Stop");
     s.stop().await;
 }
