@@ -140,11 +140,11 @@ impl AuthorizationServer {
                 return Err(redirect(invalid_request("prompt=none cannot be combined (S-02)")));
             }
         }
-        if let Some(max_age) = p.get("max_age") {
-            if max_age.parse::<u64>().is_err() {
-                return Err(redirect(invalid_request("max_age must be a non-negative integer")));
-            }
-        }
+        let max_age = match p.get("max_age").map(str::parse::<u64>) {
+            None => None,
+            Some(Ok(m)) => Some(m),
+            Some(Err(_)) => return Err(redirect(invalid_request("max_age must be a non-negative integer"))),
+        };
         let nonce = p.get("nonce");
         if nonce.is_some_and(|n| n.len() > MAX_NONCE) {
             return Err(redirect(invalid_request("nonce too long")));
@@ -191,6 +191,11 @@ impl AuthorizationServer {
             crate::consent::Gate::Refuse(e) => return Err(redirect(e)),
         };
 
+        // S-02, S-03: auth_time is the network session's authentication, or now where the
+        // request asks for a fresh one (authn_time.rs).
+        let freshness = crate::authn_time::Freshness { max_age, login: prompts.contains(&"login") };
+        let auth_time = self.auth_time(&identity, freshness).await.map_err(|e| redirect(e.into()))?;
+
         let rec = CodeRecord {
             v: CodeRecord::VERSION,
             client_id: client.client.client_id.clone(),
@@ -200,7 +205,7 @@ impl AuthorizationServer {
             scope,
             msisdn: identity.msisdn,
             amr: identity.amr,
-            auth_time: identity.authenticated_at,
+            auth_time,
             exp: 0, // set when the code is minted
         };
         if ask {

@@ -12,7 +12,7 @@
 //!    `exp - iat` is 1..=lifetime;
 //! 4. `req_hash` equals the binding of the request it arrived on (constant-time compare);
 //! 5. the claims are well formed (`identified`: `sub` `tel:+E164`, `amr` `["nba"]`,
-//!    `auth_time` within the assertion's window);
+//!    `auth_time` positive and not after `iat`: the data session may have started hours earlier);
 //! 6. its `jti` was never seen from that ingress (`put_if_absent`, kept until `exp` + skew).
 //!
 //! Anything else is `NotIdentified`, with the reason logged (never the MSISDN or the token); a
@@ -214,8 +214,9 @@ impl AssertionVerifier {
         let outcome = match c.outcome {
             HandoffOutcome::Identified => {
                 let identity = c.identity().ok_or(Rejection::BadIdentity)?;
-                // The binding was looked up for this request: not before the assertion's window.
-                if identity.authenticated_at > c.iat + skew || identity.authenticated_at < c.iat - self.cfg.lifetime_s {
+                // `auth_time` is when the network authenticated the data session (its start,
+                // authn_time.rs): hours before the assertion is normal, after it is not.
+                if identity.authenticated_at > c.iat + skew || identity.authenticated_at <= 0 {
                     return Err(Rejection::BadIdentity);
                 }
                 IdentityOutcome::Identified(identity)

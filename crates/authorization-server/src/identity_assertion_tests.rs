@@ -192,7 +192,8 @@ async fn identified_needs_a_network_identity() {
         ("amr", json!(["sim"])),
         ("sub", json!("+34600000001")),
         ("sub", json!("tel:34600000001")),
-        ("auth_time", json!(now - 3600)),
+        ("auth_time", json!(now + 3600)),
+        ("auth_time", json!(0)),
     ] {
         let mut c = claims(now);
         c[k] = v;

@@ -5,6 +5,7 @@
 //! result or error; `http` adapts them to actix, and `http/errors.rs` alone maps errors to the
 //! wire. Grants sit behind one trait ([`grant::GrantHandler`]); adding one touches no other.
 
+pub mod authn_time;
 pub mod authorize;
 pub mod ciba;
 pub mod client_admin;

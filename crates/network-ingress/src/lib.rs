@@ -95,10 +95,13 @@ impl Ingress {
     pub async fn identify(&self, ip: Option<IpAddr>, port: Option<u16>) -> IdentityOutcome {
         let Some(ip) = ip else { return IdentityOutcome::NotIdentified };
         match self.bindings.lookup(&self.cfg.domain, ip, port, self.clock.now()).await {
+            // The network authenticated the SIM when the data session started: that is the
+            // subscriber's authentication time (`auth_time`, see the authorization server's
+            // authn_time.rs), never later than now.
             Ok(Some(b)) => IdentityOutcome::Identified(Identity {
                 msisdn: b.msisdn,
                 amr: Amr::Nba,
-                authenticated_at: self.clock.now(),
+                authenticated_at: b.since.min(self.clock.now()),
             }),
             Ok(None) => IdentityOutcome::NotIdentified,
             Err(e) => {

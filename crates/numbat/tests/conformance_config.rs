@@ -256,7 +256,7 @@ async fn suite_round(
     c: &SuiteClient,
     from: IpAddr,
     code_reuse: bool,
-) -> String {
+) -> (String, i64) {
     let label = c.label.as_str();
     let http = rp_http();
     let redirect = "https://localhost.emobix.co.uk:8443/test/a/numbat/callback";
@@ -326,7 +326,7 @@ async fn suite_round(
     assert_eq!(claims.issuer().as_str(), s.base);
     assert!(claims.audiences().iter().any(|a| **a == c.client_id), "{label}: aud");
     assert_eq!(claims.nonce().map(|n| n.secret().as_str()), Some(nonce.secret().as_str()), "{label}: nonce");
-    assert!(claims.auth_time().is_some(), "{label}: auth_time");
+    let auth_time = claims.auth_time().unwrap_or_else(|| panic!("{label}: auth_time")).timestamp();
     let expected_hash = AccessTokenHash::from_token(
         token.access_token(),
         id_token.signing_alg().unwrap(),
@@ -374,7 +374,7 @@ async fn suite_round(
             .unwrap();
         assert_eq!(r.status().as_u16(), 401, "{label}: the token of a replayed code is revoked");
     }
-    sub
+    (sub, auth_time)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -410,11 +410,17 @@ async fn conformance_files_run_the_suites_code_flow_with_both_plans() {
         .unwrap_or_else(|e| panic!("openidconnect could not discover numbat: {e:?}"));
 
     let mut subs = Vec::new();
+    let mut auth_times = Vec::new();
     for (i, c) in clients.iter().enumerate() {
-        subs.push(suite_round(&s, &meta, c, device_ip, i == 0 || i == 2).await);
+        let (sub, auth_time) = suite_round(&s, &meta, c, device_ip, i == 0 || i == 2).await;
+        subs.push(sub);
+        auth_times.push(auth_time);
     }
     // One sector for all suite clients: the same subscriber has the same pairwise sub.
     assert!(subs.windows(2).all(|w| w[0] == w[1]), "one sector_identifier, one sub: {subs:?}");
+    // CheckIdTokenAuthTimeClaimsSameIfPresent (oidcc-prompt-none-logged-in, -id-token-hint,
+    // -max-age-10000): one data session of the device, one authentication time.
+    assert!(auth_times.windows(2).all(|w| w[0] == w[1]), "one session, one auth_time: {auth_times:?}");
     s.stop().await;
 }
 

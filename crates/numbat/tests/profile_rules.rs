@@ -159,6 +159,44 @@ async fn s_03_max_age_gives_auth_time() {
     s.stop().await;
 }
 
+async fn id_token_auth_time(s: &TestServer, req: &AuthRequest) -> i64 {
+    let r = s.token_reply_for(DEVICE_1, req).await;
+    let c = jwt_part(r.json["id_token"].as_str().expect("id_token"), 1);
+    c["auth_time"].as_i64().unwrap_or_else(|| panic!("no auth_time: {c}"))
+}
+
+/// S-02, S-03 (OIDC Core §2, §3.1.2.1): `auth_time` is the network's authentication of the data
+/// session, stable across authorizations of the session (what the OIDF modules
+/// `oidcc-prompt-none-logged-in`, `oidcc-id-token-hint` and `oidcc-max-age-10000` compare); a
+/// `max_age` that has run out, or `prompt=login`, is a fresh authentication by this request, and
+/// later `max_age` requests measure from it. On both stores.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn s_03_auth_time_is_the_sessions_authentication_and_max_age_refreshes_it() {
+    for backend in [Backend::Memory, Backend::Redis] {
+        let s = start(backend).await;
+        let plain = || AuthRequest::new(SCOPE_VERIFY);
+        let session = id_token_auth_time(&s, &plain()).await;
+        assert!(session <= s.now(), "{backend:?}: auth_time {session} is not in the future");
+        assert_eq!(id_token_auth_time(&s, &plain().set("prompt", "none")).await, session, "{backend:?}: prompt=none");
+
+        s.clock.advance(100);
+        for max_age in ["15000", "10000"] {
+            let got = id_token_auth_time(&s, &plain().set("max_age", max_age)).await;
+            assert_eq!(got, session, "{backend:?}: max_age={max_age} has not run out");
+        }
+        let fresh = id_token_auth_time(&s, &plain().set("max_age", "50")).await;
+        assert!(fresh >= session + 100 && fresh <= s.now(), "{backend:?}: max_age=50 ran out: a fresh auth_time, got {fresh}");
+        s.clock.advance(30);
+        let again = id_token_auth_time(&s, &plain().set("max_age", "50")).await;
+        assert_eq!(again, fresh, "{backend:?}: measured from the re-authentication, 30 s ago");
+
+        s.clock.advance(5);
+        let login = id_token_auth_time(&s, &plain().set("prompt", "login")).await;
+        assert!(login >= fresh + 35 && login <= s.now(), "{backend:?}: prompt=login is a fresh authentication, got {login}");
+        s.stop().await;
+    }
+}
+
 /// S-03: a client that registered no `id_token_signed_response_alg` gets RS256 ID tokens, which
 /// verify against the published JWKS; access tokens stay ES256.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -24,6 +24,7 @@ both_backends! {
     radius_wrong_secret_gets_no_answer_and_binds_nothing => wrong_secret;
     radius_start_for_a_shared_cgnat_address_binds_nothing => shared_cgnat_address_untouched;
     radius_ipv6_prefix_identifies_every_device_address_in_its_64 => ipv6_device_by_its_64;
+    radius_auth_time_is_the_data_sessions_start => auth_time_is_session_start;
 }
 
 /// A server whose RADIUS listener runs on a free UDP port of its own (the test servers bind
@@ -70,6 +71,32 @@ fn session(status: &str, session_id: &str, calling: &str) -> String {
         "Acct-Status-Type = {status}, Framed-IP-Address = 127.0.0.3, Calling-Station-Id = {calling}, \
          Acct-Session-Id = {session_id}, NAS-IP-Address = 127.0.0.1"
     )
+}
+
+/// The `auth_time` of an ID token for the device on 127.0.0.3.
+async fn auth_time_of_unbound_device(s: &TestServer) -> i64 {
+    let r = s.token_reply_for(DEVICE_UNBOUND, &AuthRequest::new(SCOPE_VERIFY)).await;
+    jwt_part(r.json["id_token"].as_str().expect("id_token"), 1)["auth_time"].as_i64().expect("auth_time")
+}
+
+/// S-03 and the network's authentication: `auth_time` is when the data session started (the
+/// network authenticated the SIM then), the same for every authorization of the session, and
+/// steady across Interim-Updates; a new session starts a new authentication.
+async fn auth_time_is_session_start(b: Backend) {
+    let (s, radius) = start_with_radius(b).await;
+    let attrs = |status: &str, id: &str, secs: u32| format!("{}, Acct-Session-Time = {secs}", session(status, id, "34600000005"));
+    assert!(radclient(radius, SECRET, &attrs("Interim-Update", "s1", 3600), 2).await);
+    let first = auth_time_of_unbound_device(&s).await;
+    assert!((first - (s.now() - 3600)).abs() <= 3, "auth_time {first} is the session start, an hour ago");
+    assert_eq!(auth_time_of_unbound_device(&s).await, first, "the same session, the same authentication");
+    // Acct-Session-Time rounds to whole seconds: a later Interim-Update keeps the recorded start.
+    assert!(radclient(radius, SECRET, &attrs("Interim-Update", "s1", 3600 + 7), 2).await);
+    assert_eq!(auth_time_of_unbound_device(&s).await, first, "an Interim-Update is no new authentication");
+    // A new session on the address is a new authentication by the network.
+    assert!(radclient(radius, SECRET, &attrs("Start", "s2", 0), 2).await);
+    let second = auth_time_of_unbound_device(&s).await;
+    assert!(second > first + 3000 && (second - s.now()).abs() <= 3, "auth_time {second} of the new session");
+    s.stop().await;
 }
 
 async fn assert_login_required(s: &TestServer) {

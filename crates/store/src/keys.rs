@@ -101,6 +101,12 @@ pub fn consent(client_id: &str, subject_key: &str, purpose: &str) -> String {
     format!("consent:{}:{}:{}", digest(client_id), subject_key, digest(purpose))
 }
 
+/// The last re-authentication (`prompt=login`, or `max_age` run out) of a subscriber's data
+/// session, which `since` (the session's start) names; `subject_key` as in [`consent`].
+pub fn authn_reauth(subject_key: &str, since: i64) -> String {
+    format!("authn:{subject_key}:{since}")
+}
+
 /// An authorization request waiting on the consent page (single use, short TTL, P-21).
 pub fn consent_pending(id: &str) -> String {
     format!("consent-pending:{}", digest(id))

@@ -363,6 +363,18 @@ impl Accounting {
                         tracing::debug!(%gateway, "Interim-Update of an older session ignored");
                         continue;
                     }
+                    if cur.source == Source::Radius && !other {
+                        // The same session: keep the start first recorded, so that `since`
+                        // (the subscriber's authentication time) does not jitter by the
+                        // rounding of Acct-Session-Time from one Interim-Update to the next.
+                        let mut same = b.clone();
+                        same.since = cur.since;
+                        match self.bindings.upsert_if_not_shared(domain, ip, &same, ttl).await? {
+                            Upserted::Written => written += 1,
+                            Upserted::Shared => shared += 1,
+                        }
+                        continue;
+                    }
                 }
             }
             match self.bindings.upsert_if_not_shared(domain, ip, &b, ttl).await? {
