@@ -17,7 +17,7 @@
 //!   the peer unknown: served, never identified.
 //!
 //! No relay, no second socket: the parsed stream goes on to HTTP in the same task, so the cost
-//! is one or two reads per connection (measured in `tests/client_address.rs`).
+//! is one or two reads per connection (measured in `tests/e2e/client_address.rs`).
 
 use actix_http::{HttpService, Protocol, Request, Response};
 use actix_service::{fn_service, map_config, IntoServiceFactory, Service, ServiceFactory, ServiceFactoryExt};

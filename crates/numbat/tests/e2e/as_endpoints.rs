@@ -2,32 +2,11 @@
 //! client credentials (P-59..P-62, NVR-08), introspection (S-09, NVX-27), revocation (S-10),
 //! userinfo, and the per-client default purpose.
 
-#[macro_use]
-mod common;
 
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 
 impl TestServer {
-    fn request_object(&self, req: &AuthRequest, extra: Value) -> String {
-        let now = self.now();
-        let mut claims = json!({
-            "iss": CLIENT_ID, "aud": self.url("/authorize"), "iat": now, "exp": now + 120,
-            "jti": random_b64(12),
-        });
-        for (k, v) in &req.params {
-            claims[k] = json!(v);
-        }
-        for (k, v) in extra.as_object().unwrap() {
-            if v.is_null() {
-                claims.as_object_mut().unwrap().remove(k);
-            } else {
-                claims[k] = v.clone();
-            }
-        }
-        sign_client_jwt(&claims)
-    }
-
     /// Outer query: the four mirrored parameters and `request`.
     fn signed_request(&self, req: &AuthRequest, jwt: &str) -> AuthRequest {
         let keep = ["scope", "response_type", "client_id", "redirect_uri"];

@@ -1,10 +1,8 @@
 //! Issue 4 item 1: keys rotate through the store while traffic runs, without a single failed
 //! request: the new key is published before it signs, the old one stays until its tokens expire.
 
-#[macro_use]
-mod common;
 
-use common::*;
+use crate::common::*;
 use numbat_jose::{Alg, KeyRing, KeySet, RotationPolicy, DEFAULT_ALGS};
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

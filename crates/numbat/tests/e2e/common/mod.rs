@@ -624,3 +624,26 @@ pub fn assert_unauthenticated(status: u16, body: &Value) {
     assert_eq!(body["code"], "UNAUTHENTICATED", "{body}");
     assert_eq!(body["status"], 401, "{body}");
 }
+
+impl TestServer {
+    /// A request object signed by the demo client over `req`'s parameters (aud = the
+    /// authorization endpoint, P-28), with `extra` claims set (a `null` removes the claim).
+    pub fn request_object(&self, req: &AuthRequest, extra: Value) -> String {
+        let now = self.now();
+        let mut claims = json!({
+            "iss": CLIENT_ID, "aud": self.url("/authorize"), "iat": now, "exp": now + 120,
+            "jti": random_b64(12),
+        });
+        for (k, v) in &req.params {
+            claims[k] = json!(v);
+        }
+        for (k, v) in extra.as_object().unwrap() {
+            if v.is_null() {
+                claims.as_object_mut().unwrap().remove(k);
+            } else {
+                claims[k] = v.clone();
+            }
+        }
+        sign_client_jwt(&claims)
+    }
+}

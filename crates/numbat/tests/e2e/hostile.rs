@@ -2,10 +2,8 @@
 //! by the ingress, names the subscriber), and forged or misused tokens at the resource server and
 //! the token endpoint.
 
-#[macro_use]
-mod common;
 
-use common::*;
+use crate::common::*;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 

@@ -1,10 +1,8 @@
 //! Discovery metadata (S-11, RFC 8414, OIDC Discovery) and the operational endpoints
 //! (/health, /ready, /metrics).
 
-#[macro_use]
-mod common;
 
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 
 both_backends! {

@@ -2,10 +2,8 @@
 //! on mobile data authorizes, the app backend redeems the code with private_key_jwt and calls the
 //! resource server. Each scenario runs on the memory and on the Redis store.
 
-#[macro_use]
-mod common;
 
-use common::*;
+use crate::common::*;
 use serde_json::json;
 
 both_backends! {

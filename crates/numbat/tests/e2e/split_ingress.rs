@@ -8,11 +8,10 @@
 //! assertion) never identifies anyone; an `X-Numbat-Identity` a client sends through the ingress
 //! is replaced by the ingress's own verdict.
 
-mod common;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use common::*;
+use crate::common::*;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use numbat::server::StartError;
 use numbat::{Component, Config};

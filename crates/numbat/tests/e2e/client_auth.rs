@@ -3,11 +3,9 @@
 //! server's clock. Every failure must be 401 `invalid_client`, JSON, `Cache-Control: no-store`,
 //! and must not hand out a token.
 
-#[macro_use]
-mod common;
 
 use base64::Engine;
-use common::*;
+use crate::common::*;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 

@@ -1,10 +1,8 @@
 //! TS.43 temporary tokens and the JWT-bearer grant (issue 5 items 1, 2, 4; P-51, P-63..P-72,
 //! NVR-01, NVR-06, NVX-07, NVX-09).
 
-#[macro_use]
-mod common;
 
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 use std::net::IpAddr;
 

@@ -4,10 +4,8 @@
 //!
 //! Each test runs its own server with its own UDP port, on the memory and on the Redis store.
 
-#[macro_use]
-mod common;
 
-use common::*;
+use crate::common::*;
 use serde_json::json;
 use std::io::Write;
 use std::net::SocketAddr;

@@ -2,9 +2,8 @@
 //! (a DPoP header never makes a non-DPoP server fail), RFC 6749 error-parameter syntax, S-03
 //! `auth_time` with `max_age`.
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use numbat::Config;
 use serde_json::{json, Value};
 

@@ -4,10 +4,8 @@
 //! 127.0.0.3 (a raw HTTP/1.1 request over a socket bound to that port) so the server sees exactly
 //! the address and port a CGNAT would give it.
 
-#[macro_use]
-mod common;
 
-use common::*;
+use crate::common::*;
 use numbat_network_ingress::bindings::{Binding, BindingAddr, Bindings, Source};
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};

@@ -2,10 +2,8 @@
 //! (camara-profile.md), plus the key ring's algorithms as discovery and `/jwks` show them (item 1).
 //! Rules covered elsewhere by name are not repeated; the report lists where each one lives.
 
-#[macro_use]
-mod common;
 
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 
 const SCOPE_CIBA: &str = "openid dpv:FraudPreventionAndDetection number-verification:verify";

@@ -3,10 +3,8 @@
 //! makes it unverifiable, a bad line refuses the whole batch, and nothing works without the admin
 //! token.
 
-#[macro_use]
-mod common;
 
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 use std::process::Command;
 

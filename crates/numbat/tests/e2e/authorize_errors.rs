@@ -2,10 +2,8 @@
 //! Requests come from the bound device 127.0.0.1, so any failure is the request's own fault.
 //! Every error redirect must carry `state` (when sent) and `iss`, and never a `code`.
 
-#[macro_use]
-mod common;
 
-use common::*;
+use crate::common::*;
 
 both_backends! {
     e_az_00_bad_client_or_redirect_uri_gets_an_error_page => bad_client_or_redirect_uri;

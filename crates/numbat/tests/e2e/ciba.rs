@@ -1,9 +1,7 @@
 //! CIBA poll mode (issue 5 item 3; P-37..P-52, E-CB-01..07, E-TK-20..24, NVX-08).
 
-#[macro_use]
-mod common;
 
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 
 const CIBA: &str = "urn:openid:params:grant-type:ciba";

@@ -1,10 +1,8 @@
 //! What the token endpoint hands out (S-12, P-75, P-82..P-87, NVR-03/04, NVX-06, NVX-26), checked
 //! with `jsonwebtoken` against the published JWKS (an independent JOSE implementation).
 
-#[macro_use]
-mod common;
 
-use common::*;
+use crate::common::*;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use numbat::Config;

@@ -2,10 +2,8 @@
 //! authorization request (plain parameters or a signed `request`, P-23..P-30) to `/par` with
 //! `private_key_jwt` (P-88..P-91); the device then opens `/authorize?client_id=…&request_uri=…`.
 
-#[macro_use]
-mod common;
 
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 
 const PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
@@ -51,20 +49,6 @@ impl TestServer {
             q.append_pair(k, v);
         }
         self.authorize_query(DEVICE_1, &q.finish(), &[]).await
-    }
-
-    /// A request object over `req`'s parameters (aud = the authorization endpoint, P-28).
-    fn request_object(&self, req: &AuthRequest, extra: Value) -> String {
-        let now = self.now();
-        let mut claims = json!({"iss": CLIENT_ID, "aud": self.url("/authorize"), "iat": now, "exp": now + 120,
-            "jti": random_b64(12)});
-        for (k, v) in &req.params {
-            claims[k] = json!(v);
-        }
-        for (k, v) in extra.as_object().unwrap() {
-            claims[k] = v.clone();
-        }
-        sign_client_jwt(&claims)
     }
 }
 

@@ -3,9 +3,8 @@
 //! is unreachable every component answers "try later" (503 / `temporarily_unavailable`), never
 //! 500 and never a guess; nothing is spent by a failed request; service resumes with the store.
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

@@ -3,10 +3,8 @@
 //! authentication errors are in `client_auth.rs`. Every error is JSON with `error` and
 //! `Cache-Control: no-store`.
 
-#[macro_use]
-mod common;
 
-use common::*;
+use crate::common::*;
 use numbat::Config;
 
 both_backends! {

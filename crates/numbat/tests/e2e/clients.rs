@@ -2,10 +2,8 @@
 //! `numbat client`, `jwks_uri` clients served by a loopback JWKS server, client secrets (argon2)
 //! only where configured, per-client token lifetimes, and the hostile inputs.
 
-#[macro_use]
-mod common;
 
-use common::*;
+use crate::common::*;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 use std::net::SocketAddr;

@@ -1,12 +1,9 @@
 //! Refresh tokens and offline access (issue 4 item 4; P-53..P-58, NVR-03, E-TK-40, OIDC Core
 //! §11/§12, RFC 7009 S-10, RFC 7662 S-09).
 
-#[macro_use]
-mod common;
-mod consent_flow;
 
-use common::*;
-use consent_flow::*;
+use crate::common::*;
+use crate::consent_flow::*;
 use serde_json::json;
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";

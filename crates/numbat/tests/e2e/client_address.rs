@@ -8,10 +8,8 @@
 //! .11 a second trusted proxy (tests only), .20 a load balancer speaking the PROXY protocol,
 //! .30 an enrichment proxy, .40 a CGNAT public address (ports 40000-40255 → +34600000006).
 
-#[macro_use]
-mod common;
 
-use common::*;
+use crate::common::*;
 use numbat_network_ingress::proxy_protocol::encode_v2;
 use serde_json::json;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

@@ -1,11 +1,9 @@
 //! Operator tokens validated by an operator's own entitlement server over HTTP, failing closed
 //! (issue 5 item 1), and the CIBA webhook decision channel (issue 5 item 3).
 
-#[macro_use]
-mod common;
 
 use actix_web::{web, App, HttpResponse, HttpServer};
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 

@@ -1,12 +1,9 @@
 //! Consent (issue 4 item 5; P-20, P-21, P-22, P-45, P-56, P-69, E-AZ-03, E-AZ-06, E-TK-20,
 //! E-TK-30) and userinfo's phone claims (issue 4 item 6, P-76).
 
-#[macro_use]
-mod common;
-mod consent_flow;
 
-use common::*;
-use consent_flow::*;
+use crate::common::*;
+use crate::consent_flow::*;
 use serde_json::json;
 
 const SP_SCOPE: &str = "openid dpv:ServiceProvision phone";

@@ -2,10 +2,8 @@
 //! builds the authorization URL with PKCE, exchanges the code (private_key_jwt added by hand:
 //! the crate has no such client authentication) and verifies the ID token itself.
 
-#[macro_use]
-mod common;
 
-use common::*;
+use crate::common::*;
 use openidconnect::core::{
     CoreAuthPrompt, CoreClient, CoreIdTokenVerifier, CoreJwsSigningAlgorithm, CoreProviderMetadata, CoreResponseType,
 };

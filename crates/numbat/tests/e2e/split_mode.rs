@@ -2,9 +2,8 @@
 //! as separate processes (here: separate servers in one test) sharing one Redis namespace. Also:
 //! a single component refuses to start on the in-process memory store.
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use numbat::server::StartError;
 use numbat::Component;
 use serde_json::json;
