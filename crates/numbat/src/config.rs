@@ -101,8 +101,10 @@ pub struct ServerConfig {
     pub issuer: String,
     /// HTTP worker threads; 0 = one per core.
     pub workers: usize,
-    /// Serve /metrics on the main listener.
+    /// Serve /metrics (on the admin listener when there is one).
     pub metrics: bool,
+    /// A listener of its own for `/admin/*` and `/metrics` (empty: everything on `listen`).
+    pub admin_listen: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -264,7 +266,13 @@ fn yes() -> bool {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { listen: "127.0.0.1:8080".into(), issuer: "http://127.0.0.1:8080".into(), workers: 0, metrics: true }
+        ServerConfig {
+            listen: "127.0.0.1:8080".into(),
+            issuer: "http://127.0.0.1:8080".into(),
+            workers: 0,
+            metrics: true,
+            admin_listen: String::new(),
+        }
     }
 }
 impl Default for StoreConfig {
@@ -428,6 +436,12 @@ impl Config {
             return Err(err("server.issuer", "plain http is allowed only on loopback (P-01)"));
         }
         self.server.listen.parse::<std::net::SocketAddr>().map_err(|e| err("server.listen", e.to_string()))?;
+        if !self.server.admin_listen.is_empty() {
+            let admin = self.server.admin_listen.parse::<std::net::SocketAddr>().map_err(|e| err("server.admin_listen", e.to_string()))?;
+            if admin.port() != 0 && self.server.admin_listen == self.server.listen {
+                return Err(err("server.admin_listen", "must differ from server.listen"));
+            }
+        }
         let t = &self.tokens;
         if !(1..=3600).contains(&t.access_token_ttl_s) {
             return Err(err("tokens.access_token_ttl_s", "1..=3600"));

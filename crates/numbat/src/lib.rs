@@ -10,6 +10,7 @@ pub mod config;
 pub mod confirmation;
 pub mod demo;
 pub mod jwks_fetch;
+pub mod listener_scope;
 pub mod metrics;
 pub mod proxy_listener;
 pub mod server;

@@ -271,9 +271,9 @@ async fn main() {
                         let _ = tokio::signal::ctrl_c().await;
                         handle.stop(true).await;
                     });
-                    match running.task.await {
-                        Ok(Ok(())) => 0,
-                        _ => 1,
+                    match running.wait().await {
+                        Ok(()) => 0,
+                        Err(_) => 1,
                     }
                 }
                 Err(e) => {

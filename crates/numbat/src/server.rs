@@ -1,6 +1,7 @@
 //! Wiring: build the components from the configuration and serve them over HTTP.
 
 use crate::config::{Config, ConfigError};
+use crate::listener_scope::{self, ListenerScope};
 use crate::metrics::{self, Metrics};
 use actix_web::middleware::{from_fn, Condition, DefaultHeaders};
 use actix_web::{web, App, HttpResponse};
@@ -73,15 +74,34 @@ pub struct Running {
     /// The bound RADIUS accounting address (`[ingress.radius]`), when the listener runs.
     pub radius_addr: Option<SocketAddr>,
     pub radius_task: Option<tokio::task::JoinHandle<()>>,
+    /// The admin listener (`server.admin_listen`), when there is one.
+    pub admin: Option<AdminListener>,
+}
+
+/// The listener of `/admin/*` and `/metrics` when they have their own (`server.admin_listen`).
+pub struct AdminListener {
+    pub addr: SocketAddr,
+    pub handle: actix_web::dev::ServerHandle,
+    pub task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 impl Running {
     pub async fn stop(self) {
+        self.handle.stop(true).await;
+        let _ = self.wait().await;
+    }
+
+    /// Until the main listener stops (the binary: on SIGINT/SIGTERM); then the rest stops too.
+    pub async fn wait(self) -> std::io::Result<()> {
+        let result = self.task.await.unwrap_or_else(|e| Err(std::io::Error::other(e)));
         if let Some(t) = &self.radius_task {
             t.abort();
         }
-        self.handle.stop(true).await;
-        let _ = self.task.await;
+        if let Some(a) = self.admin {
+            a.handle.stop(true).await;
+            let _ = a.task.await;
+        }
+        result
     }
 }
 
@@ -345,7 +365,7 @@ pub async fn start(cfg: Config, opts: Options) -> Result<Running, StartError> {
     let metrics = web::Data::new(Metrics::new());
     let ready_store = store.clone();
     let serve_metrics = cfg.server.metrics;
-    let factory = move || {
+    let app = move |scope: ListenerScope| {
         let ready_store = ready_store.clone();
         let authz = authz.clone();
         let resource = resource.clone();
@@ -353,9 +373,12 @@ pub async fn start(cfg: Config, opts: Options) -> Result<Running, StartError> {
         let proxy = proxy.clone();
         let mut app = App::new()
             .app_data(metrics.clone())
+            .app_data(web::Data::new(scope))
             .wrap(Condition::new(verifier.is_some(), from_fn(numbat_authorization_server::http::identity_assertion_layer)))
             .wrap(Condition::new(verifier.is_none(), from_fn(ingress_http::ingress_layer)))
             .wrap(from_fn(metrics::observe))
+            // Outermost: a path this listener does not serve is 404 before anything else runs.
+            .wrap(from_fn(listener_scope::enforce))
             .wrap(
                 DefaultHeaders::new()
                     .add(("X-Content-Type-Options", "nosniff"))
@@ -418,7 +441,24 @@ pub async fn start(cfg: Config, opts: Options) -> Result<Running, StartError> {
         proxy_from,
         proxy_timeout,
     };
-    let server = crate::proxy_listener::serve(factory, listener, serve)?;
+    let (public_scope, admin) = if cfg.server.admin_listen.is_empty() {
+        (ListenerScope::All, None)
+    } else {
+        // The operator's APIs on a listener of their own: no proxies, no PROXY protocol, two
+        // workers; stopped by the main listener's shutdown (`Running::wait`), not by signals.
+        let admin_app = app.clone();
+        let server = actix_web::HttpServer::new(move || admin_app(ListenerScope::Admin))
+            .workers(2)
+            .disable_signals()
+            .shutdown_timeout(5)
+            .bind(&cfg.server.admin_listen)?;
+        let addr = *server.addrs().first().ok_or_else(|| cfg_err("server.admin_listen", "bound no address"))?;
+        let server = server.run();
+        let handle = server.handle();
+        tracing::info!(%addr, "admin APIs and metrics listening");
+        (ListenerScope::Public, Some(AdminListener { addr, handle, task: tokio::spawn(server) }))
+    };
+    let server = crate::proxy_listener::serve(move || app(public_scope), listener, serve)?;
     let handle = server.handle();
     let task = tokio::spawn(server);
     let radius_task = radius.map(|(listener, accounting)| listener.spawn(accounting));
@@ -426,5 +466,5 @@ pub async fn start(cfg: Config, opts: Options) -> Result<Running, StartError> {
         tracing::info!(addr = %a, "RADIUS accounting listening");
     }
     tracing::info!(%addr, component = ?opts.component, store = if shared { "redis" } else { "memory" }, "numbat serving");
-    Ok(Running { addr, store, handle, task, radius_addr, radius_task })
+    Ok(Running { addr, store, handle, task, radius_addr, radius_task, admin })
 }

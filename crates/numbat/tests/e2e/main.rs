@@ -7,6 +7,7 @@
 mod common;
 mod consent_flow;
 
+mod admin_listener;
 mod as_endpoints;
 mod authorize_errors;
 mod cgnat;

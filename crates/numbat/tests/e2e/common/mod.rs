@@ -209,6 +209,11 @@ impl TestServer {
         self.running.as_ref().expect("running").store.clone()
     }
 
+    /// The admin listener's address (`server.admin_listen`), when there is one.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.running.as_ref().expect("running").admin.as_ref().map(|a| a.addr)
+    }
+
     /// The bound RADIUS accounting address, when the listener runs.
     pub fn radius_addr(&self) -> Option<SocketAddr> {
         self.running.as_ref().expect("running").radius_addr
