@@ -198,8 +198,98 @@ fn parse_v2(buf: &[u8]) -> Result<Parsed, ProxyError> {
         },
         _ => return Err(ProxyError::Malformed("v2 command is not LOCAL or PROXY")),
     };
-    // Whatever follows the address block is TLVs (spec §2.2.7): skipped, none changes the source.
+    // Whatever follows the address block is TLVs (spec §2.2.7): none changes the source, but a
+    // PP2_TYPE_CRC32C among them is verified (spec §2.2.5).
+    verify_v2_crc32c(&buf[..len])?;
     Ok(Parsed::Complete { header, len })
+}
+
+/// `PP2_TYPE_CRC32C` (spec §2.2.5): a 4-byte big-endian CRC32c of the whole header.
+const PP2_TYPE_CRC32C: u8 = 0x03;
+
+/// Spec §2.2.5: when a v2 header carries a `PP2_TYPE_CRC32C` TLV, "the receiver MUST verify the
+/// checksum": its value is the CRC32c ([`crc32c`]) of the whole header (signature to last TLV)
+/// computed with the 4 value bytes set to zero. A header may carry at most one; one whose length
+/// is not 4 is malformed. `header` is exactly the complete v2 header.
+///
+/// The TLVs start after the address block, whose size the family byte gives (AF_UNSPEC 0,
+/// AF_INET 12, AF_INET6 36, AF_UNIX 216), for `PROXY` and `LOCAL` alike. The walk is as tolerant
+/// as the parser always was: a `LOCAL` header with an undefined family or a short address
+/// block, or a TLV chain that runs past the end (a TLV whose length overruns, trailing bytes too
+/// short for a TLV header), is still accepted; the walk stops there, so a CRC32C TLV after that
+/// point cannot be located and is not verified. A CRC32C TLV that itself overruns the header is
+/// malformed.
+fn verify_v2_crc32c(header: &[u8]) -> Result<(), ProxyError> {
+    let addr_len = match header[13] >> 4 {
+        0x0 => 0,
+        0x1 => 12,
+        0x2 => 36,
+        0x3 => 216,
+        _ => return Ok(()),
+    };
+    let mut at = 16 + addr_len;
+    let mut crc_at = None;
+    // A TLV is a type byte, a big-endian u16 length and that many value bytes.
+    while let Some(&[ty, hi, lo]) = header.get(at..at + 3) {
+        let value = at + 3;
+        let end = value + u16::from_be_bytes([hi, lo]) as usize;
+        if ty == PP2_TYPE_CRC32C {
+            if end - value != 4 {
+                return Err(ProxyError::Malformed("v2 CRC32C TLV length is not 4"));
+            }
+            if end > header.len() {
+                return Err(ProxyError::Malformed("v2 CRC32C TLV overruns the header"));
+            }
+            if crc_at.replace(value).is_some() {
+                return Err(ProxyError::Malformed("v2 header carries more than one CRC32C TLV"));
+            }
+        }
+        if end > header.len() {
+            break;
+        }
+        at = end;
+    }
+    let Some(at) = crc_at else {
+        return Ok(());
+    };
+    let expected = u32::from_be_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]]);
+    let mut crc = crc32c_update(!0, &header[..at]);
+    crc = crc32c_update(crc, &[0; 4]);
+    crc = !crc32c_update(crc, &header[at + 4..]);
+    if crc != expected {
+        return Err(ProxyError::Malformed("v2 CRC32C checksum mismatch"));
+    }
+    Ok(())
+}
+
+/// The CRC32c (Castagnoli) lookup table: polynomial 0x1EDC6F41, bit-reflected 0x82F63B78;
+/// entry `i` is the remainder of byte `i` shifted through 8 rounds. Built at compile time.
+const CRC32C_TABLE: [u32; 256] = {
+    let mut table = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = i as u32;
+        let mut k = 0;
+        while k < 8 {
+            c = if c & 1 != 0 { (c >> 1) ^ 0x82F6_3B78 } else { c >> 1 };
+            k += 1;
+        }
+        table[i] = c;
+        i += 1;
+    }
+    table
+};
+
+/// Feed `data` into a running, not yet finalised (inverted) CRC32c register.
+fn crc32c_update(crc: u32, data: &[u8]) -> u32 {
+    data.iter().fold(crc, |c, &b| CRC32C_TABLE[((c ^ b as u32) & 0xff) as usize] ^ (c >> 8))
+}
+
+/// CRC32c (Castagnoli; iSCSI, SCTP, the PROXY protocol's `PP2_TYPE_CRC32C`): reflected,
+/// initial value and final XOR 0xFFFFFFFF, one table lookup per byte. Check value:
+/// `crc32c(b"123456789") == 0xE3069283`.
+pub fn crc32c(data: &[u8]) -> u32 {
+    !crc32c_update(!0, data)
 }
 
 /// Encode a v2 `PROXY` header (for tests and load generators).
