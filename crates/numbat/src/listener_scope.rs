@@ -25,6 +25,9 @@ pub enum ListenerScope {
 impl ListenerScope {
     /// Does a listener of this scope answer `path` (as the router sees it)?
     pub fn serves(self, path: &str) -> bool {
+        if self == ListenerScope::All {
+            return true;
+        }
         let mut folded = String::with_capacity(path.len());
         for c in path.chars() {
             if !(c == '/' && folded.ends_with('/')) {
@@ -48,6 +51,9 @@ pub async fn enforce(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
     let scope = req.app_data::<web::Data<ListenerScope>>().map(|d| *d.get_ref()).unwrap_or(ListenerScope::All);
+    if scope == ListenerScope::All {
+        return next.call(req).await.map(ServiceResponse::map_into_left_body);
+    }
     // `match_info().as_str()` is the path the router matches (actix re-quotes it: `%61dmin`
     // is `admin` there), not the raw request target.
     if !scope.serves(req.match_info().as_str()) || !scope.serves(req.path()) {
