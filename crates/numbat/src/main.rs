@@ -64,8 +64,13 @@ enum Command {
     /// Load-test the full Number Verification round (authorize + token + verify) against a
     /// running numbat with the dev client; prints latency percentiles and server CPU per flow.
     Bench {
-        #[arg(long, default_value = "http://127.0.0.1:8080")]
-        server: String,
+        /// The server under load: numbat, or node oidc-provider (bench/node-oidc-provider/) for
+        /// the comparison.
+        #[arg(long, value_enum, default_value = "numbat")]
+        target: numbat::bench::Target,
+        /// Base URL; http://127.0.0.1:8080 for numbat, http://127.0.0.1:3000 for oidc-provider.
+        #[arg(long)]
+        server: Option<String>,
         #[arg(long, default_value = "127.0.0.1")]
         from: std::net::IpAddr,
         #[arg(long, default_value_t = 5000)]
@@ -318,8 +323,12 @@ async fn main() {
                 }
             }
         }
-        Command::Bench { server, from, flows, concurrency, server_pid } => {
-            let args = numbat::bench::BenchArgs { server, from, flows, concurrency, server_pid };
+        Command::Bench { target, server, from, flows, concurrency, server_pid } => {
+            let server = server.unwrap_or_else(|| match target {
+                numbat::bench::Target::Numbat => "http://127.0.0.1:8080".to_owned(),
+                numbat::bench::Target::OidcProvider => "http://127.0.0.1:3000".to_owned(),
+            });
+            let args = numbat::bench::BenchArgs { target, server, from, flows, concurrency, server_pid };
             match numbat::bench::run(args).await {
                 Ok(()) => 0,
                 Err(e) => {

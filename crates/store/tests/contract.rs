@@ -1,5 +1,6 @@
 //! design.md "The store": one contract, both backends. The Redis run needs a real Redis:
-//! `NUMBAT_TEST_REDIS` (default `redis://127.0.0.1:6379`); `scripts/test` starts one if needed.
+//! `NUMBAT_TEST_REDIS` (default `redis://127.0.0.1:6379`); `scripts/test` starts one if needed,
+//! and a three-master Redis Cluster for the cluster run (`NUMBAT_TEST_REDIS_CLUSTER`).
 
 use numbat_store::{contract, MemoryStore, SharedStore};
 use std::sync::Arc;
@@ -21,6 +22,21 @@ async fn redis_backend_keeps_the_contract() {
     let s = numbat_store::open(&url, &prefix)
         .await
         .unwrap_or_else(|e| panic!("Redis at {url} is required for this test (scripts/test starts one): {e}"));
+    contract::run_all(s, "c").await;
+}
+
+/// The same contract on a real Redis Cluster (design.md: scale-out is Redis Cluster): every
+/// script, range map and batch across slots on three masters. `NUMBAT_TEST_REDIS_CLUSTER`
+/// (`redis+cluster://h:p,h:p,...`); `scripts/test` starts a throw-away cluster.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_cluster_backend_keeps_the_contract() {
+    let url = std::env::var("NUMBAT_TEST_REDIS_CLUSTER").unwrap_or_else(|_| {
+        panic!("set NUMBAT_TEST_REDIS_CLUSTER=redis+cluster://h:p,... or run scripts/test, which starts a test cluster")
+    });
+    let prefix = format!("numbat-test:{}:", uuid::Uuid::new_v4());
+    let s = numbat_store::open(&url, &prefix)
+        .await
+        .unwrap_or_else(|e| panic!("Redis Cluster at {url} is required for this test (scripts/test starts one): {e}"));
     contract::run_all(s, "c").await;
 }
 

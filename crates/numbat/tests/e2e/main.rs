@@ -26,6 +26,7 @@ mod profile_rules;
 mod profile_rules_more;
 mod provisioning;
 mod radius_e2e;
+mod redis_cluster;
 mod refresh_tokens;
 mod rp_openidconnect;
 mod split_ingress;

@@ -87,19 +87,35 @@ impl RedisNamespace {
     pub fn new() -> Arc<Self> {
         Arc::new(RedisNamespace { url: redis_url(), prefix: format!("numbat-e2e:{}:", uuid::Uuid::new_v4()) })
     }
+
+    /// A namespace on the test Redis Cluster (`NUMBAT_TEST_REDIS_CLUSTER`, which `scripts/test`
+    /// sets up): `url` is the `redis+cluster://` seed list.
+    pub fn on_cluster() -> Arc<Self> {
+        let url = std::env::var("NUMBAT_TEST_REDIS_CLUSTER").unwrap_or_else(|_| {
+            panic!("set NUMBAT_TEST_REDIS_CLUSTER=redis+cluster://h:p,... or run scripts/test, which starts a test cluster")
+        });
+        Arc::new(RedisNamespace { url, prefix: format!("numbat-e2e:{}:", uuid::Uuid::new_v4()) })
+    }
 }
 
 impl Drop for RedisNamespace {
     fn drop(&mut self) {
-        // Best effort: the signing keys live 400 days, do not leave them behind.
-        let Ok(client) = redis::Client::open(self.url.as_str()) else { return };
-        let Ok(mut con) = client.get_connection_with_timeout(std::time::Duration::from_secs(2)) else { return };
-        let keys: Vec<String> = match redis::cmd("KEYS").arg(format!("{}*", self.prefix)).query(&mut con) {
-            Ok(k) => k,
-            Err(_) => return,
+        // Best effort: the signing keys live 400 days, do not leave them behind. On a cluster
+        // each seed is asked for the keys it holds.
+        let nodes: Vec<String> = match self.url.strip_prefix("redis+cluster://") {
+            Some(seeds) => seeds.split(',').map(|h| format!("redis://{h}")).collect(),
+            None => vec![self.url.clone()],
         };
-        if !keys.is_empty() {
-            let _: Result<i64, _> = redis::cmd("DEL").arg(keys).query(&mut con);
+        for node in nodes {
+            let Ok(client) = redis::Client::open(node.as_str()) else { continue };
+            let Ok(mut con) = client.get_connection_with_timeout(std::time::Duration::from_secs(2)) else { continue };
+            let keys: Vec<String> = match redis::cmd("KEYS").arg(format!("{}*", self.prefix)).query(&mut con) {
+                Ok(k) => k,
+                Err(_) => continue,
+            };
+            for k in keys {
+                let _: Result<i64, _> = redis::cmd("DEL").arg(k).query(&mut con);
+            }
         }
     }
 }
