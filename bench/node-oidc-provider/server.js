@@ -2,8 +2,8 @@
 // allows, as the baseline for `numbat bench --target oidc-provider` (see README.md).
 //
 // One client (numbat's dev client `demo-app`, private_key_jwt with ES256, ID token ES256, PKCE
-// S256 required), an ES256 provider key, the library's in-memory adapter, no dev interactions, no
-// logging. numbat needs no login (the network identifies the device), so the interaction below
+// S256 required), an ES256 provider key, the library's in-memory adapter (over an unbounded
+// expiring map instead of its 1000-entry LRU), no dev interactions, no logging. numbat needs no login (the network identifies the device), so the interaction below
 // logs the device in and grants consent at once, without rendering anything; after that first
 // round trip the session cookie makes /auth answer with the code directly.
 

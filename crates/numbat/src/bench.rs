@@ -138,9 +138,9 @@ impl Jar {
                 let (k, v) = attr.split_once('=').unwrap_or((attr, ""));
                 if k.eq_ignore_ascii_case("path") {
                     path = v.to_owned();
-                } else if k.eq_ignore_ascii_case("expires") && v.contains("1970") {
-                    expired = true;
-                } else if k.eq_ignore_ascii_case("max-age") && v.parse::<i64>().is_ok_and(|s| s <= 0) {
+                } else if (k.eq_ignore_ascii_case("expires") && v.contains("1970"))
+                    || (k.eq_ignore_ascii_case("max-age") && v.parse::<i64>().is_ok_and(|s| s <= 0))
+                {
                     expired = true;
                 }
             }

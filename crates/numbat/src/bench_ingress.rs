@@ -86,7 +86,7 @@ pub async fn run(a: IngressBenchArgs) -> Result<(), String> {
         return Err("--bindings and --concurrency must be at least 1".into());
     }
     let prefix = format!("nb:{}:", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-    let redis = if a.store.starts_with("redis") { Some(RedisStore::connect(&a.store, &prefix).await.map_err(|e| e.to_string())?) } else { None };
+    let redis = if a.store.starts_with("redis") { Some(RedisStore::connect(&a.store, &prefix, &Default::default()).await.map_err(|e| e.to_string())?) } else { None };
     let mem0 = match &redis {
         Some(r) => r.used_memory().await.ok(),
         None => None,
@@ -187,7 +187,7 @@ pub async fn run(a: IngressBenchArgs) -> Result<(), String> {
 }
 
 async fn store_memory(url: &str, prefix: &str) -> Option<Result<u64, numbat_store::StoreError>> {
-    let r = RedisStore::connect(url, prefix).await.ok()?;
+    let r = RedisStore::connect(url, prefix, &Default::default()).await.ok()?;
     Some(r.used_memory().await)
 }
 

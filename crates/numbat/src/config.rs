@@ -112,6 +112,11 @@ pub struct ServerConfig {
 pub struct StoreConfig {
     pub url: String,
     pub prefix: String,
+    /// PEM CA bundle trusted for `rediss://` instead of the system roots (empty: system roots).
+    pub tls_ca_file: String,
+    /// PEM client certificate and key for a Redis that requires them (both or neither).
+    pub tls_cert_file: String,
+    pub tls_key_file: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -275,9 +280,42 @@ impl Default for ServerConfig {
         }
     }
 }
+impl StoreConfig {
+    /// The TLS files of `[store]`, read (off the async runtime's threads) for
+    /// [`numbat_store::open_with_tls`].
+    pub async fn tls(&self) -> Result<numbat_store::StoreTls, ConfigError> {
+        async fn read(key: &str, path: &str) -> Result<Option<Vec<u8>>, ConfigError> {
+            if path.is_empty() {
+                return Ok(None);
+            }
+            let owned = path.to_owned();
+            match tokio::task::spawn_blocking(move || std::fs::read(owned)).await {
+                Ok(Ok(bytes)) => Ok(Some(bytes)),
+                Ok(Err(e)) => Err(err(key, format!("{path}: {e}"))),
+                Err(e) => Err(err(key, format!("{path}: {e}"))),
+            }
+        }
+        let tls = numbat_store::StoreTls {
+            root_ca_pem: read("store.tls_ca_file", &self.tls_ca_file).await?,
+            client_cert_pem: read("store.tls_cert_file", &self.tls_cert_file).await?,
+            client_key_pem: read("store.tls_key_file", &self.tls_key_file).await?,
+        };
+        if tls.client_cert_pem.is_some() != tls.client_key_pem.is_some() {
+            return Err(err("store.tls_cert_file", "tls_cert_file and tls_key_file go together"));
+        }
+        Ok(tls)
+    }
+}
+
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig { url: "memory".into(), prefix: "numbat:".into() }
+        StoreConfig {
+            url: "memory".into(),
+            prefix: "numbat:".into(),
+            tls_ca_file: String::new(),
+            tls_cert_file: String::new(),
+            tls_key_file: String::new(),
+        }
     }
 }
 impl Default for TokensConfig {

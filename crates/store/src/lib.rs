@@ -132,12 +132,48 @@ fn now_unix_ms() -> u64 {
 pub type SharedStore = Arc<dyn Store>;
 
 /// Open a store from a URL: `memory:` (or empty), `redis://…`/`rediss://…` for one node,
-/// `redis+cluster://host:port,host:port` for Redis Cluster. `prefix` is prepended to every key.
+/// `redis+cluster://host:port,host:port` (`rediss+cluster://…` over TLS) for Redis Cluster.
+/// `prefix` is prepended to every key. TLS trusts the system's roots.
 pub async fn open(url: &str, prefix: &str) -> Result<SharedStore, StoreError> {
+    open_with_tls(url, prefix, &StoreTls::default()).await
+}
+
+/// [`open`], with TLS material for `rediss://` and `rediss+cluster://`.
+pub async fn open_with_tls(url: &str, prefix: &str, tls: &StoreTls) -> Result<SharedStore, StoreError> {
     if url.is_empty() || url == "memory" || url.starts_with("memory:") {
+        if !tls.is_empty() {
+            return Err(StoreError::Config("TLS files are set but the store is in memory".into()));
+        }
         return Ok(Arc::new(MemoryStore::new()));
     }
-    Ok(Arc::new(RedisStore::connect(url, prefix).await?))
+    Ok(Arc::new(RedisStore::connect(url, prefix, tls).await?))
+}
+
+/// TLS material for a Redis reached over TLS (PEM bytes): a CA bundle to trust instead of the
+/// system roots (a private CA), and a client certificate with its key where Redis requires them
+/// (`tls-auth-clients yes`). Empty: the system roots, no client certificate.
+#[derive(Clone, Default)]
+pub struct StoreTls {
+    pub root_ca_pem: Option<Vec<u8>>,
+    pub client_cert_pem: Option<Vec<u8>>,
+    pub client_key_pem: Option<Vec<u8>>,
+}
+
+impl StoreTls {
+    pub fn is_empty(&self) -> bool {
+        self.root_ca_pem.is_none() && self.client_cert_pem.is_none() && self.client_key_pem.is_none()
+    }
+}
+
+impl std::fmt::Debug for StoreTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let set = |o: &Option<Vec<u8>>| if o.is_some() { "<set>" } else { "<unset>" };
+        f.debug_struct("StoreTls")
+            .field("root_ca_pem", &set(&self.root_ca_pem))
+            .field("client_cert_pem", &set(&self.client_cert_pem))
+            .field("client_key_pem", &"<redacted>")
+            .finish()
+    }
 }
 
 fn check_ttl(ttl: Duration) -> Result<u64, StoreError> {

@@ -4,7 +4,7 @@
 //! `SET … NX PX`, `GETDEL`), a Lua script loaded once (EVALSHA) where it has none
 //! (compare-and-delete, rate limit). Every script touches one key, so it is cluster-safe.
 
-use crate::{check_range, check_ttl, now_unix_ms, BatchOp, RangeEntry, RateDecision, Store, StoreError};
+use crate::{check_range, check_ttl, now_unix_ms, BatchOp, RangeEntry, RateDecision, Store, StoreError, StoreTls};
 use redis::aio::ConnectionManager;
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, FromRedisValue, Script};
@@ -80,23 +80,53 @@ fn parse_member(m: &[u8]) -> Option<(u32, u64, &[u8])> {
     Some((hi, exp, &m[MEMBER_HEAD..]))
 }
 
+/// The redis crate's form of [`StoreTls`]; a certificate without its key (or the reverse) is a
+/// configuration error.
+fn tls_certificates(tls: &StoreTls) -> Result<redis::TlsCertificates, StoreError> {
+    let client_tls = match (&tls.client_cert_pem, &tls.client_key_pem) {
+        (Some(cert), Some(key)) => Some(redis::ClientTlsConfig { client_cert: cert.clone(), client_key: key.clone() }),
+        (None, None) => None,
+        _ => return Err(StoreError::Config("a client certificate for Redis needs both the certificate and its key".into())),
+    };
+    Ok(redis::TlsCertificates { client_tls, root_cert: tls.root_ca_pem.clone() })
+}
+
 fn unavailable(e: redis::RedisError) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
 impl RedisStore {
     /// Connect and check the connection with a PING; fails when Redis cannot be reached.
-    pub async fn connect(url: &str, prefix: &str) -> Result<Self, StoreError> {
-        let conn = if let Some(nodes) = url.strip_prefix("redis+cluster://") {
-            let nodes: Vec<String> = nodes.split(',').map(|n| format!("redis://{n}")).collect();
-            let client = redis::cluster::ClusterClientBuilder::new(nodes)
-                .connection_timeout(TIMEOUT)
-                .response_timeout(TIMEOUT)
-                .build()
-                .map_err(|e| StoreError::Config(e.to_string()))?;
+    pub async fn connect(url: &str, prefix: &str, tls: &StoreTls) -> Result<Self, StoreError> {
+        let cluster = match (url.strip_prefix("redis+cluster://"), url.strip_prefix("rediss+cluster://")) {
+            (Some(nodes), _) => Some((nodes, "redis")),
+            (_, Some(nodes)) => Some((nodes, "rediss")),
+            _ => None,
+        };
+        let secure = url.starts_with("rediss://") || url.starts_with("rediss+cluster://");
+        if !tls.is_empty() && !secure {
+            return Err(StoreError::Config("TLS files are set but the store URL is not rediss:// or rediss+cluster://".into()));
+        }
+        let certs = (!tls.is_empty()).then(|| tls_certificates(tls)).transpose()?;
+        if secure {
+            // rustls picks its process-wide provider here; an error means one is installed.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
+        let conn = if let Some((nodes, scheme)) = cluster {
+            let nodes: Vec<String> = nodes.split(',').map(|n| format!("{scheme}://{n}")).collect();
+            let mut builder =
+                redis::cluster::ClusterClientBuilder::new(nodes).connection_timeout(TIMEOUT).response_timeout(TIMEOUT);
+            if let Some(c) = certs {
+                builder = builder.certs(c);
+            }
+            let client = builder.build().map_err(|e| StoreError::Config(e.to_string()))?;
             Conn::Cluster(client.get_async_connection().await.map_err(unavailable)?)
         } else {
-            let client = redis::Client::open(url).map_err(|e| StoreError::Config(e.to_string()))?;
+            let client = match certs {
+                Some(c) => redis::Client::build_with_tls(url, c),
+                None => redis::Client::open(url),
+            }
+            .map_err(|e| StoreError::Config(e.to_string()))?;
             let cfg = redis::aio::ConnectionManagerConfig::new()
                 .set_connection_timeout(Some(TIMEOUT))
                 .set_response_timeout(Some(TIMEOUT))

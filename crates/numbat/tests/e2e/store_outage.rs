@@ -136,3 +136,24 @@ async fn store_outage_is_503_everywhere_spends_nothing_and_recovers() {
     s.stop().await;
     proxy.cut();
 }
+
+/// `[store] tls_*` (rediss://): a TLS file that cannot be read, or TLS files with a plain
+/// `redis://` URL, refuse the start with the key named; numbat never falls back to plain text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn store_tls_settings_refuse_a_plain_text_or_unreadable_start() {
+    let missing = Spec::new(Backend::Redis).tweak(|c| c.store.tls_ca_file = "/nonexistent/ca.pem".into());
+    let e = try_start(missing).await.err().expect("an unreadable CA file refuses the start").to_string();
+    assert!(e.contains("store.tls_ca_file"), "{e}");
+
+    let ca = std::env::temp_dir().join(format!("numbat-ca-{}.pem", uuid::Uuid::new_v4()));
+    std::fs::write(&ca, "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n").unwrap();
+    let path = ca.to_string_lossy().into_owned();
+    let plain = Spec::new(Backend::Redis).tweak(move |c| c.store.tls_ca_file = path);
+    let e = try_start(plain).await.err().expect("TLS files with redis:// refuse the start").to_string();
+    assert!(e.contains("rediss://"), "{e}");
+
+    let half = Spec::new(Backend::Redis).tweak(|c| c.store.tls_cert_file = "/etc/hostname".into());
+    let e = try_start(half).await.err().expect("a certificate without its key refuses the start").to_string();
+    assert!(e.contains("tls_key_file"), "{e}");
+    let _ = std::fs::remove_file(ca);
+}
