@@ -23,6 +23,7 @@ pub async fn run_all(store: SharedStore, ns: &str) {
     range_maps(&*store, ns).await;
     range_expiry(&*store, ns).await;
     range_count(&*store, ns).await;
+    put_unless_range(&*store, ns).await;
     batch_writes(&*store, ns).await;
 }
 
@@ -222,6 +223,24 @@ pub async fn range_count(s: &dyn Store, ns: &str) {
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert!(s.range_count(&k).await.unwrap() >= 1, "the live entry counts");
     assert_eq!(s.range_count(&k2).await.unwrap(), 0, "the map expired with its last entry");
+}
+
+/// RADIUS binds a whole IPv4 address only while it has no port blocks: one atomic step over the
+/// value and the range map (the keys share a hash tag, as the binding keys do).
+pub async fn put_unless_range(s: &dyn Store, ns: &str) {
+    let (v, r) = (format!("{{{ns}-pur}}:whole"), format!("{{{ns}-pur}}:ports"));
+    assert!(s.put_unless_range(&v, b"one", TTL, &r).await.unwrap(), "no map: written");
+    assert_eq!(s.get(&v).await.unwrap().as_deref(), Some(&b"one"[..]));
+    assert!(s.put_unless_range(&v, b"two", TTL, &r).await.unwrap(), "rewritten while no map");
+    assert_eq!(s.get(&v).await.unwrap().as_deref(), Some(&b"two"[..]));
+    s.range_put(&r, 40000, 40255, b"A", TTL).await.unwrap();
+    assert!(!s.put_unless_range(&v, b"three", TTL, &r).await.unwrap(), "a map with an entry: refused");
+    assert_eq!(s.get(&v).await.unwrap().as_deref(), Some(&b"two"[..]), "a refused put changes nothing");
+    assert!(s.range_delete(&r, 40000, 40255, None).await.unwrap());
+    assert!(s.put_unless_range(&v, b"four", Duration::from_millis(150), &r).await.unwrap(), "map emptied: written");
+    assert!(s.put_unless_range(&v, b"x", Duration::ZERO, &r).await.is_err(), "a zero TTL is refused");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(s.get(&v).await.unwrap(), None, "the value expires with its TTL");
 }
 
 /// Bulk imports: every op of a batch lands.

@@ -4,8 +4,10 @@
 //! - Anything a client chooses (a `jti`, a code) is hashed (SHA-256, base64url) before it becomes
 //!   part of a key: keys stay bounded, and a client cannot aim at a Redis Cluster hash tag or
 //!   read a live code from a key listing.
-//! - Every atomic step in numbat touches exactly one key, so no hash tags are needed today; a
-//!   future multi-key step must put `{…}` around the shared part at the front of each key.
+//! - Every atomic step in numbat touches exactly one key, except one: RADIUS binds a whole IPv4
+//!   address only while it has no CGNAT port blocks (`put_unless_range`), so
+//!   [`binding_ip`] (IPv4) and [`binding_ports`] share the hash tag `{domain digest:address}`
+//!   and live in one Redis Cluster slot. Any further multi-key step must do the same.
 //! - The backend adds its configured prefix (e.g. `numbat:`) in front of these.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -46,14 +48,15 @@ pub fn ingress_jti(ingress_id: &str, jti: &str) -> String {
 /// IPv6 /64 prefix.
 pub fn binding_ip(domain: &str, ip: IpAddr) -> String {
     match ip {
-        IpAddr::V4(v4) => format!("bind:{}:v4:{}", digest(domain), v4),
+        IpAddr::V4(v4) => format!("bind:{{{}:{}}}:v4", digest(domain), v4),
         IpAddr::V6(v6) => format!("bind:{}:v6:{}", digest(domain), v6),
     }
 }
 
-/// The CGNAT port blocks of one shared public IPv4 address (a range map: port → subscriber).
+/// The CGNAT port blocks of one shared public IPv4 address (a range map: port → subscriber), in
+/// the same cluster slot as the address's [`binding_ip`].
 pub fn binding_ports(domain: &str, ip: std::net::Ipv4Addr) -> String {
-    format!("bind:{}:v4p:{}", digest(domain), ip)
+    format!("bind:{{{}:{}}}:v4p", digest(domain), ip)
 }
 
 /// Tombstone of an ended RADIUS accounting session (30 s after its Stop): a late Start or

@@ -100,6 +100,15 @@ pub trait Store: Send + Sync + 'static {
         let _ = key;
         Err(StoreError::Config("this store has no range maps".into()))
     }
+    /// Put `key` unless the range map at `range_key` holds any entry (counted as
+    /// [`Store::range_count`] counts, so fail closed); true when written. Atomic over both keys:
+    /// a range put that lands first wins, one that lands later finds the value written. On
+    /// Redis Cluster both keys must share a hash tag (one slot), as [`keys::binding_ip`] and
+    /// [`keys::binding_ports`] do for an IPv4 address.
+    async fn put_unless_range(&self, key: &str, value: &[u8], ttl: Duration, range_key: &str) -> Result<bool, StoreError> {
+        let _ = (key, value, ttl, range_key);
+        Err(StoreError::Config("this store has no range maps".into()))
+    }
     /// Many writes in as few round trips as the backend allows (bulk imports). Each op is
     /// atomic on its own; the batch is not (a failure may leave a prefix applied).
     async fn batch(&self, ops: &[BatchOp]) -> Result<(), StoreError> {

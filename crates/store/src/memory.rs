@@ -219,6 +219,23 @@ impl Store for MemoryStore {
         Ok(matches)
     }
 
+    async fn put_unless_range(&self, key: &str, value: &[u8], ttl: Duration, range_key: &str) -> Result<bool, StoreError> {
+        check_ttl(ttl)?;
+        {
+            // The range maps' lock is held across the put: a range_put waits for it (lock order
+            // ranges -> shard, as nowhere the other way round).
+            let ranges = self.ranges.lock();
+            let now = Instant::now();
+            if ranges.get(range_key).filter(|m| m.expires > now).is_some_and(|m| !m.entries.is_empty()) {
+                return Ok(false);
+            }
+            let e = Entry { value: value.to_vec(), expires: now + ttl };
+            self.shard(key).lock().insert(key.to_owned(), e);
+        }
+        self.after_write();
+        Ok(true)
+    }
+
     /// Every entry of a live map, expired ones included: the same count as Redis's `ZCARD`.
     async fn range_count(&self, key: &str) -> Result<u64, StoreError> {
         let all = self.ranges.lock();

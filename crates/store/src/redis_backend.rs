@@ -2,7 +2,8 @@
 //!
 //! Each trait method is one round trip: plain commands where Redis has one (`SET … PX`,
 //! `SET … NX PX`, `GETDEL`), a Lua script loaded once (EVALSHA) where it has none
-//! (compare-and-delete, rate limit). Every script touches one key, so it is cluster-safe.
+//! (compare-and-delete, rate limit). Every script touches one key, so it is cluster-safe, but
+//! `put_unless_range`, whose two keys share a hash tag (one slot).
 
 use crate::{check_range, check_ttl, now_unix_ms, BatchOp, RangeEntry, RateDecision, Store, StoreError, StoreTls};
 use redis::aio::ConnectionManager;
@@ -25,6 +26,7 @@ pub struct RedisStore {
     rate_limit: Script,
     range_put: Script,
     range_delete: Script,
+    put_unless_range: Script,
 }
 
 const DELETE_IF: &str = r"
@@ -61,6 +63,12 @@ if string.sub(e, 1, 10) ~= ARGV[2] then return 0 end
 if tonumber(string.sub(e, 11, 25)) <= tonumber(ARGV[3]) then return 0 end
 if ARGV[4] == '1' and string.sub(e, 26) ~= ARGV[5] then return 0 end
 return redis.call('ZREM', KEYS[1], e)";
+
+/// Put KEYS[1] = ARGV[1] for ARGV[2] ms unless the range map KEYS[2] has any member.
+const PUT_UNLESS_RANGE: &str = r"
+if redis.call('ZCARD', KEYS[2]) > 0 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1";
 
 const MEMBER_HEAD: usize = 25;
 
@@ -144,6 +152,7 @@ impl RedisStore {
             rate_limit: Script::new(RATE_LIMIT),
             range_put: Script::new(RANGE_PUT),
             range_delete: Script::new(RANGE_DELETE),
+            put_unless_range: Script::new(PUT_UNLESS_RANGE),
         };
         store.ping().await?;
         Ok(store)
@@ -304,6 +313,17 @@ impl Store for RedisStore {
     }
 
     /// `ZCARD`: one round trip; entries past their own expiry count until their map expires.
+    async fn put_unless_range(&self, key: &str, value: &[u8], ttl: Duration, range_key: &str) -> Result<bool, StoreError> {
+        let ms = check_ttl(ttl)?.to_string();
+        let mut inv = self.put_unless_range.key(self.key(key));
+        inv.key(self.key(range_key)).arg(value).arg(ms.as_bytes());
+        let written: i64 = match self.conn.clone() {
+            Conn::Single(mut c) => inv.invoke_async(&mut c).await.map_err(unavailable)?,
+            Conn::Cluster(mut c) => inv.invoke_async(&mut c).await.map_err(unavailable)?,
+        };
+        Ok(written == 1)
+    }
+
     async fn range_count(&self, key: &str) -> Result<u64, StoreError> {
         let mut cmd = redis::cmd("ZCARD");
         cmd.arg(self.key(key));

@@ -79,6 +79,10 @@ impl Store for OutageStore {
         self.check()?;
         self.inner.range_count(key).await
     }
+    async fn put_unless_range(&self, key: &str, value: &[u8], ttl: Duration, range_key: &str) -> Result<bool, StoreError> {
+        self.check()?;
+        self.inner.put_unless_range(key, value, ttl, range_key).await
+    }
     async fn batch(&self, ops: &[BatchOp]) -> Result<(), StoreError> {
         self.check()?;
         self.inner.batch(ops).await

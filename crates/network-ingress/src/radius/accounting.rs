@@ -333,15 +333,14 @@ impl Accounting {
             return Ok(Disposition::Ignored(why));
         }
         let domain = &self.cfg.domain;
-        if self.store.get(&keys::binding_tombstone(domain, gateway, session)).await?.is_some() {
+        // Both reads at once: pipelined on one connection (or sent to two nodes), one round trip.
+        let (tombstone, generation_key) = (keys::binding_tombstone(domain, gateway, session), keys::gateway_generation(domain, gateway));
+        let (tombstone, generation) = tokio::join!(self.store.get(&tombstone), self.store.get(&generation_key));
+        if tombstone?.is_some() {
             tracing::debug!(%gateway, "Start/Interim-Update of a session stopped moments ago ignored");
             return Ok(Disposition::Ignored(Ignored::Tombstoned));
         }
-        let generation = self
-            .store
-            .get(&keys::gateway_generation(domain, gateway))
-            .await?
-            .map(|g| String::from_utf8_lossy(&g).into_owned());
+        let generation = generation?.map(|g| String::from_utf8_lossy(&g).into_owned());
         let now = self.clock.now();
         let interval = req.interim_interval.filter(|i| *i > 0).unwrap_or(self.cfg.default_interim_s);
         let ttl = binding_ttl(interval);
