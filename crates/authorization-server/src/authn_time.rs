@@ -13,7 +13,13 @@
 //! re-authentication, so its `auth_time` is now; the time is recorded for the data session
 //! (`authn:{subject}:{since}`, one write, only on this path) so that a later `max_age` request in
 //! the same session measures from it. Requests with neither parameter never touch the store: the
-//! Number Verification hot path stays as it was.
+//! Number Verification hot path stays as it was (and on Number Verification requests the implied
+//! `prompt=none` overrides `login`, P-22).
+//!
+//! So a request without `max_age` reports the session's start even after a re-authentication:
+//! an older time than one already issued, never a newer one than the truth (reading the record
+//! there would cost every request a store round trip). An identity vouched for at this very
+//! request (header enrichment: the session starts now) is fresh by itself and records nothing.
 
 use crate::AuthorizationServer;
 use numbat_core::Identity;
@@ -39,7 +45,7 @@ impl AuthorizationServer {
         let now = self.clock.now();
         // The network's authentication of the data session; never in the future.
         let session_start = identity.authenticated_at.min(now);
-        if !want.login && want.max_age.is_none() {
+        if (!want.login && want.max_age.is_none()) || session_start == now {
             return Ok(session_start);
         }
         let key = keys::authn_reauth(&self.subject_key(&identity.msisdn), session_start);

@@ -193,7 +193,8 @@ impl AuthorizationServer {
 
         // S-02, S-03: auth_time is the network session's authentication, or now where the
         // request asks for a fresh one (authn_time.rs).
-        let freshness = crate::authn_time::Freshness { max_age, login: prompts.contains(&"login") };
+        // P-22: on a Number Verification request the implied prompt=none overrides login.
+        let freshness = crate::authn_time::Freshness { max_age, login: !nv && prompts.contains(&"login") };
         let auth_time = self.auth_time(&identity, freshness).await.map_err(|e| redirect(e.into()))?;
 
         let rec = CodeRecord {

@@ -101,7 +101,7 @@ impl Ingress {
             Ok(Some(b)) => IdentityOutcome::Identified(Identity {
                 msisdn: b.msisdn,
                 amr: Amr::Nba,
-                authenticated_at: b.since.min(self.clock.now()),
+                authenticated_at: b.since.clamp(1, self.clock.now().max(1)),
             }),
             Ok(None) => IdentityOutcome::NotIdentified,
             Err(e) => {

@@ -441,26 +441,36 @@ pub async fn start(cfg: Config, opts: Options) -> Result<Running, StartError> {
         proxy_from,
         proxy_timeout,
     };
-    let (public_scope, admin) = if cfg.server.admin_listen.is_empty() {
-        (ListenerScope::All, None)
-    } else {
-        // The operator's APIs on a listener of their own: no proxies, no PROXY protocol, two
-        // workers; stopped by the main listener's shutdown (`Running::wait`), not by signals.
-        let admin_app = app.clone();
-        let server = actix_web::HttpServer::new(move || admin_app(ListenerScope::Admin))
-            .workers(2)
-            .disable_signals()
-            .shutdown_timeout(5)
-            .bind(&cfg.server.admin_listen)?;
-        let addr = *server.addrs().first().ok_or_else(|| cfg_err("server.admin_listen", "bound no address"))?;
-        let server = server.run();
-        let handle = server.handle();
-        tracing::info!(%addr, "admin APIs and metrics listening");
-        (ListenerScope::Public, Some(AdminListener { addr, handle, task: tokio::spawn(server) }))
-    };
+    let public_scope = if cfg.server.admin_listen.is_empty() { ListenerScope::All } else { ListenerScope::Public };
+    let admin_app = app.clone();
     let server = crate::proxy_listener::serve(move || app(public_scope), listener, serve)?;
     let handle = server.handle();
     let task = tokio::spawn(server);
+    let admin = if cfg.server.admin_listen.is_empty() {
+        None
+    } else {
+        // The operator's APIs on a listener of their own: no proxies, no PROXY protocol, two
+        // workers; stopped by the main listener's shutdown (`Running::wait`), not by signals.
+        // Bound after the public listener, which is stopped again if this fails.
+        let bound = actix_web::HttpServer::new(move || admin_app(ListenerScope::Admin))
+            .workers(2)
+            .disable_signals()
+            .shutdown_timeout(5)
+            .bind(&cfg.server.admin_listen)
+            .and_then(|s| s.addrs().first().copied().map(|a| (s, a)).ok_or_else(|| std::io::Error::other("bound no address")));
+        let (server, addr) = match bound {
+            Ok(b) => b,
+            Err(e) => {
+                handle.stop(false).await;
+                let _ = task.await;
+                return Err(cfg_err("server.admin_listen", format!("cannot listen on {}: {e}", cfg.server.admin_listen)).into());
+            }
+        };
+        let server = server.run();
+        let admin_handle = server.handle();
+        tracing::info!(%addr, "admin APIs and metrics listening");
+        Some(AdminListener { addr, handle: admin_handle, task: tokio::spawn(server) })
+    };
     let radius_task = radius.map(|(listener, accounting)| listener.spawn(accounting));
     if let Some(a) = radius_addr {
         tracing::info!(addr = %a, "RADIUS accounting listening");

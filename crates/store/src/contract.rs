@@ -260,4 +260,20 @@ pub async fn batch_writes(s: &dyn Store, ns: &str) {
     assert_eq!(s.get(&format!("{ns}:batch:7")).await.unwrap(), None, "ops apply in order");
     assert_eq!(s.range_find(&rk, 950).await.unwrap().unwrap().value, vec![9]);
     s.batch(&[]).await.unwrap();
+    // Ops of one key or hash tag apply in their order (on a cluster too, where other slots run
+    // concurrently): a put then a delete leaves nothing, a delete then a put leaves the value.
+    let mut ops = Vec::new();
+    for i in 0..200u32 {
+        let (a, b) = (format!("{{{ns}-ord-{i}}}:a"), format!("{{{ns}-ord-{i}}}:b"));
+        ops.push(BatchOp::RangePut { key: a.clone(), lo: 1, hi: 2, value: b"r".to_vec(), ttl: TTL });
+        ops.push(BatchOp::Put { key: b.clone(), value: b"x".to_vec(), ttl: TTL });
+        ops.push(BatchOp::Delete { key: b.clone() });
+        ops.push(BatchOp::Delete { key: a.clone() });
+        ops.push(BatchOp::Put { key: a, value: b"last".to_vec(), ttl: TTL });
+    }
+    s.batch(&ops).await.unwrap();
+    for i in 0..200u32 {
+        assert_eq!(s.get(&format!("{{{ns}-ord-{i}}}:b")).await.unwrap(), None, "put then delete, in order ({i})");
+        assert_eq!(s.get(&format!("{{{ns}-ord-{i}}}:a")).await.unwrap().as_deref(), Some(&b"last"[..]), "delete then put ({i})");
+    }
 }

@@ -139,6 +139,27 @@ pub const PUBLIC_KEYS: &str = "keys:public";
 /// The private signing keys shared by authorization-server instances.
 pub const SIGNING_KEYS: &str = "keys:signing";
 
+/// The Redis Cluster slot of a full key (prefix included): CRC16-XMODEM of the key, or of its
+/// hash tag (the part between the first `{` and the next `}`, when not empty), mod 16384.
+pub fn cluster_slot(key: &str) -> u16 {
+    let b = key.as_bytes();
+    let hashed = match b.iter().position(|&c| c == b'{') {
+        Some(open) => match b[open + 1..].iter().position(|&c| c == b'}') {
+            Some(len) if len > 0 => &b[open + 1..open + 1 + len],
+            _ => b,
+        },
+        None => b,
+    };
+    let mut crc: u16 = 0;
+    for &byte in hashed {
+        crc ^= (byte as u16) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 { (crc << 1) ^ 0x1021 } else { crc << 1 };
+        }
+    }
+    crc % 16384
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,5 +169,34 @@ mod tests {
         let k = client_jti("demo-app", "{evil}tag");
         assert!(!k.contains('{'));
         assert_eq!(auth_code("abc").len(), "code:".len() + 43);
+    }
+
+    /// Redis's own examples (cluster spec): CRC16("123456789") = 0x31C3; "foo" is slot 12182;
+    /// a hash tag decides alone, an empty one does not count.
+    #[test]
+    fn cluster_slot_is_redis_cluster_s() {
+        assert_eq!(cluster_slot("123456789"), 0x31C3);
+        assert_eq!(cluster_slot("foo"), 12182);
+        assert_eq!(cluster_slot("{user1000}.following"), cluster_slot("{user1000}.followers"));
+        assert_eq!(cluster_slot("{user1000}.following"), cluster_slot("user1000"));
+        assert_eq!(cluster_slot("foo{}{bar}"), cluster_slot("foo{}{bar}"));
+        assert_ne!(cluster_slot("foo{}{bar}"), cluster_slot("bar"), "an empty tag: the whole key");
+    }
+
+    /// `put_unless_range` on Redis Cluster: an IPv4 address's whole-address binding and its
+    /// port map must be in one slot, whatever the configured prefix (which has no braces).
+    #[test]
+    fn an_addresss_binding_keys_share_a_slot() {
+        for (domain, ip) in [("default", "10.1.2.3"), ("internet.apn", "198.51.100.7"), ("", "0.0.0.0")] {
+            let v4: std::net::Ipv4Addr = ip.parse().unwrap();
+            let (whole, ports) = (binding_ip(domain, IpAddr::V4(v4)), binding_ports(domain, v4));
+            for prefix in ["numbat:", "numbat-e2e:123:", ""] {
+                assert_eq!(cluster_slot(&format!("{prefix}{whole}")), cluster_slot(&format!("{prefix}{ports}")), "{domain} {ip}");
+            }
+        }
+        // And different addresses spread (not one tag for all bindings).
+        let a = binding_ip("default", "10.1.2.3".parse().unwrap());
+        let b = binding_ip("default", "10.1.2.4".parse().unwrap());
+        assert_ne!(cluster_slot(&a), cluster_slot(&b));
     }
 }

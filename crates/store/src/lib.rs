@@ -110,7 +110,8 @@ pub trait Store: Send + Sync + 'static {
         Err(StoreError::Config("this store has no range maps".into()))
     }
     /// Many writes in as few round trips as the backend allows (bulk imports). Each op is
-    /// atomic on its own; the batch is not (a failure may leave a prefix applied).
+    /// atomic on its own; the batch is not (a failure may leave a prefix applied). Ops on one key,
+    /// or on keys of one hash tag, apply in their order.
     async fn batch(&self, ops: &[BatchOp]) -> Result<(), StoreError> {
         for op in ops {
             match op {

@@ -312,7 +312,7 @@ impl Store for RedisStore {
         Ok(self.script_args::<i64>(&self.range_delete, &self.key(key), &args).await? > 0)
     }
 
-    /// `ZCARD`: one round trip; entries past their own expiry count until their map expires.
+    /// One script over both keys (they share a hash tag: one slot on a cluster).
     async fn put_unless_range(&self, key: &str, value: &[u8], ttl: Duration, range_key: &str) -> Result<bool, StoreError> {
         let ms = check_ttl(ttl)?.to_string();
         let mut inv = self.put_unless_range.key(self.key(key));
@@ -324,6 +324,7 @@ impl Store for RedisStore {
         Ok(written == 1)
     }
 
+    /// `ZCARD`: one round trip; entries past their own expiry count until their map expires.
     async fn range_count(&self, key: &str) -> Result<u64, StoreError> {
         let mut cmd = redis::cmd("ZCARD");
         cmd.arg(self.key(key));
@@ -345,13 +346,30 @@ impl Store for RedisStore {
                 Ok(())
             }
             Conn::Cluster(_) => {
+                // Ops of different slots run concurrently; ops of one slot run in their order
+                // (a shape change of an address is a range put then a delete of the other form,
+                // and `put_unless_range` must never see the delete before the put).
                 for chunk in ops.chunks(256) {
-                    futures_util::future::try_join_all(chunk.iter().map(|op| async move {
-                        match op {
-                            BatchOp::Put { key, value, ttl } => self.put(key, value, *ttl).await,
-                            BatchOp::RangePut { key, lo, hi, value, ttl } => self.range_put(key, *lo, *hi, value, *ttl).await,
-                            BatchOp::Delete { key } => self.delete(key).await.map(drop),
+                    let mut by_slot: Vec<(u16, Vec<&BatchOp>)> = Vec::new();
+                    for op in chunk {
+                        let key = match op {
+                            BatchOp::Put { key, .. } | BatchOp::RangePut { key, .. } | BatchOp::Delete { key } => key,
+                        };
+                        let slot = crate::keys::cluster_slot(&self.key(key));
+                        match by_slot.iter_mut().find(|(s, _)| *s == slot) {
+                            Some((_, group)) => group.push(op),
+                            None => by_slot.push((slot, vec![op])),
                         }
+                    }
+                    futures_util::future::try_join_all(by_slot.into_iter().map(|(_, group)| async move {
+                        for op in group {
+                            match op {
+                                BatchOp::Put { key, value, ttl } => self.put(key, value, *ttl).await?,
+                                BatchOp::RangePut { key, lo, hi, value, ttl } => self.range_put(key, *lo, *hi, value, *ttl).await?,
+                                BatchOp::Delete { key } => self.delete(key).await.map(drop)?,
+                            }
+                        }
+                        Ok::<(), StoreError>(())
                     }))
                     .await?;
                 }

@@ -50,6 +50,8 @@ pub const IN_FLIGHT_TTL: Duration = Duration::from_secs(5);
 /// How long a stopped session cannot be revived by a late Start or Interim-Update.
 pub const TOMBSTONE_TTL: Duration = Duration::from_secs(30);
 /// Bounds of the interim interval a gateway may announce (or the default), seconds.
+/// The longest Acct-Session-Time believed (a year); a larger one dates the session from now.
+pub const MAX_SESSION_TIME_S: i64 = 366 * 86_400;
 pub const MIN_INTERIM_S: u32 = 10;
 pub const MAX_INTERIM_S: u32 = 86_400;
 /// The longest life of a RADIUS binding: 2 × [`MAX_INTERIM_S`] + 30 s.
@@ -344,7 +346,16 @@ impl Accounting {
         let now = self.clock.now();
         let interval = req.interim_interval.filter(|i| *i > 0).unwrap_or(self.cfg.default_interim_s);
         let ttl = binding_ttl(interval);
-        let mut b = Binding::new(msisdn, Source::Radius, now - req.session_time.unwrap_or(0) as i64);
+        // Acct-Session-Time dates the session's start (the network's authentication, `auth_time`);
+        // a value over a year is a gateway fault, not a session: the start is then taken as now.
+        let session_time = match req.session_time {
+            Some(t) if i64::from(t) > MAX_SESSION_TIME_S => {
+                tracing::warn!(%gateway, seconds = t, "Acct-Session-Time over a year ignored");
+                0
+            }
+            t => i64::from(t.unwrap_or(0)),
+        };
+        let mut b = Binding::new(msisdn, Source::Radius, now - session_time);
         b.imsi = req.imsi.clone();
         b.imeisv = req.imeisv.clone();
         b.session_id = Some(session.clone());
@@ -362,7 +373,7 @@ impl Accounting {
                         tracing::debug!(%gateway, "Interim-Update of an older session ignored");
                         continue;
                     }
-                    if cur.source == Source::Radius && !other {
+                    if cur.source == Source::Radius && !other && cur.generation == b.generation {
                         // The same session: keep the start first recorded, so that `since`
                         // (the subscriber's authentication time) does not jitter by the
                         // rounding of Acct-Session-Time from one Interim-Update to the next.

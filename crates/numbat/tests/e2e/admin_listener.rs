@@ -81,3 +81,20 @@ async fn without_admin_listener_one_listener_serves_all() {
     assert_eq!(status(&s.http, &s.url("/metrics"), None).await, 200);
     s.stop().await;
 }
+
+/// An admin listener that cannot bind refuses the start, naming the key (the public listener,
+/// already serving, is stopped again rather than left behind); a server starts fine after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_admin_listener_that_cannot_bind_refuses_the_start() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy = taken.local_addr().unwrap().to_string();
+    let e = try_start(Spec::new(Backend::Memory).tweak(move |c| c.server.admin_listen = busy))
+        .await
+        .err()
+        .expect("a busy admin port refuses the start")
+        .to_string();
+    assert!(e.contains("server.admin_listen"), "{e}");
+    let s = start(Backend::Memory).await;
+    assert_eq!(s.http.get(s.url("/health")).send().await.unwrap().status().as_u16(), 200);
+    s.stop().await;
+}

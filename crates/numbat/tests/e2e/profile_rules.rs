@@ -190,7 +190,12 @@ async fn s_03_auth_time_is_the_sessions_authentication_and_max_age_refreshes_it(
         assert_eq!(again, fresh, "{backend:?}: measured from the re-authentication, 30 s ago");
 
         s.clock.advance(5);
-        let login = id_token_auth_time(&s, &plain().set("prompt", "login")).await;
+        // P-22: on a Number Verification request the implied prompt=none overrides login...
+        let nv_login = id_token_auth_time(&s, &plain().set("prompt", "login")).await;
+        assert_eq!(nv_login, session, "{backend:?}: prompt=login on Number Verification");
+        // ...while on a plain OIDC request prompt=login is a fresh authentication.
+        let oidc = AuthRequest::new("openid dpv:FraudPreventionAndDetection").set("prompt", "login");
+        let login = id_token_auth_time(&s, &oidc).await;
         assert!(login >= fresh + 35 && login <= s.now(), "{backend:?}: prompt=login is a fresh authentication, got {login}");
         s.stop().await;
     }

@@ -152,8 +152,13 @@ async fn store_tls_settings_refuse_a_plain_text_or_unreadable_start() {
     let e = try_start(plain).await.err().expect("TLS files with redis:// refuse the start").to_string();
     assert!(e.contains("rediss://"), "{e}");
 
-    let half = Spec::new(Backend::Redis).tweak(|c| c.store.tls_cert_file = "/etc/hostname".into());
+    let cert = path_of(&ca);
+    let half = Spec::new(Backend::Redis).tweak(move |c| c.store.tls_cert_file = cert);
     let e = try_start(half).await.err().expect("a certificate without its key refuses the start").to_string();
     assert!(e.contains("tls_key_file"), "{e}");
     let _ = std::fs::remove_file(ca);
+}
+
+fn path_of(p: &std::path::Path) -> String {
+    p.to_string_lossy().into_owned()
 }
