@@ -4,7 +4,7 @@
 //! one machine (ratios and medians); shared machines are noisy.
 //!
 //! `--target oidc-provider` runs the same round against panva's node oidc-provider configured as
-//! in `bench/node-oidc-provider/` (authorize with PKCE, state and nonce → token with a
+//! in `crates/numbat/bench/node-oidc-provider/` (authorize with PKCE, state and nonce → token with a
 //! private_key_jwt ES256 assertion → userinfo), each virtual user with its own cookie jar: the
 //! first flow of each goes through the interaction (login and consent, granted without a page)
 //! before measuring, later flows get the code from the session cookie.
@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 pub enum Target {
     /// numbat: /authorize → /token → /number-verification/v2/verify.
     Numbat,
-    /// node oidc-provider (bench/node-oidc-provider): authorize → token → userinfo, endpoints from
+    /// node oidc-provider (crates/numbat/bench/node-oidc-provider): authorize → token → userinfo, endpoints from
     /// discovery, a session cookie per virtual user.
     OidcProvider,
 }

@@ -64,7 +64,7 @@ enum Command {
     /// Load-test the full Number Verification round (authorize + token + verify) against a
     /// running numbat with the dev client; prints latency percentiles and server CPU per flow.
     Bench {
-        /// The server under load: numbat, or node oidc-provider (bench/node-oidc-provider/) for
+        /// The server under load: numbat, or node oidc-provider (crates/numbat/bench/node-oidc-provider/) for
         /// the comparison.
         #[arg(long, value_enum, default_value = "numbat")]
         target: numbat::bench::Target,

@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # numbat vs node oidc-provider, full flow, on this machine (see README.md).
 #
-#   cargo build --release -p numbat && (cd bench/node-oidc-provider && npm ci)
-#   bench/node-oidc-provider/compare.sh
+#   cargo build --release -p numbat && (cd crates/numbat/bench/node-oidc-provider && npm ci)
+#   crates/numbat/bench/node-oidc-provider/compare.sh
 #
 # For each server (numbat with its default workers, numbat with one worker, oidc-provider): start
 # it, one unmeasured warm-up run (1000 flows), then RUNS runs of FLOWS flows at concurrency 16 and
 # at 64, then stop it. Prints the median of the runs; the raw outputs stay in OUT.
 # Env: NUMBAT_BIN (target/release/numbat), RUNS (3), FLOWS (4000), OUT (/tmp/numbat-vs-oidc-provider).
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../../../.."
 NUMBAT=${NUMBAT_BIN:-target/release/numbat}
 RUNS=${RUNS:-3}
 FLOWS=${FLOWS:-4000}
@@ -46,7 +46,7 @@ series numbat numbat http://127.0.0.1:8080 $!
 NUMBAT_LOG=warn NUMBAT_SERVER__WORKERS=1 "$NUMBAT" serve >"$OUT/numbat-1w.log" 2>&1 &
 series numbat-1worker numbat http://127.0.0.1:8080 $!
 
-node bench/node-oidc-provider/server.js >"$OUT/oidc-provider.log" 2>&1 &
+node crates/numbat/bench/node-oidc-provider/server.js >"$OUT/oidc-provider.log" 2>&1 &
 series oidc-provider oidc-provider http://127.0.0.1:3000 $!
 
 python3 - "$OUT" "$RUNS" <<'EOF'
