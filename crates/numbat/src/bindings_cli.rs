@@ -94,6 +94,16 @@ pub enum BindingsAction {
         #[command(flatten)]
         admin: AdminArgs,
     },
+    /// Upgrade step: move IPv4 bindings stored by a build before the binding keys' hash tag to
+    /// their current names, directly in the store (every numbat instance stopped first).
+    MigrateKeys {
+        /// Configuration with the store (`[store]`: URL, prefix, TLS files).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The store URL (overrides the configuration's).
+        #[arg(long)]
+        store: Option<String>,
+    },
     /// Print synthetic bindings as NDJSON (benchmarks): distinct addresses, MSISDNs +347NNNNNNNN.
     Generate {
         #[arg(long, default_value_t = 100_000)]
@@ -135,7 +145,23 @@ pub async fn run(action: BindingsAction) -> Result<(), String> {
             Ok(())
         }
         BindingsAction::Generate { count, kind } => generate(count, kind).map_err(|e| format!("writing: {e}")),
+        BindingsAction::MigrateKeys { config, store } => migrate_keys(config, store).await,
     }
+}
+
+async fn migrate_keys(config: Option<PathBuf>, store: Option<String>) -> Result<(), String> {
+    let mut cfg = crate::Config::load(config.as_deref()).map_err(|e| e.to_string())?;
+    if let Some(s) = store {
+        cfg.store.url = s;
+    }
+    if !cfg.store.url.starts_with("redis") {
+        return Err("bindings are migrated in a Redis store: give --store redis://... (or a config with one)".into());
+    }
+    let tls = cfg.store.tls().await.map_err(|e| e.to_string())?;
+    let redis = numbat_store::RedisStore::connect(&cfg.store.url, &cfg.store.prefix, &tls).await.map_err(|e| e.to_string())?;
+    let done = redis.migrate_legacy_binding_keys().await.map_err(|e| e.to_string())?;
+    println!("moved {} binding keys to their current names; {} superseded by newer ones (deleted)", done.moved, done.superseded);
+    Ok(())
 }
 
 fn client() -> Result<reqwest::Client, String> {

@@ -139,6 +139,23 @@ pub const PUBLIC_KEYS: &str = "keys:public";
 /// The private signing keys shared by authorization-server instances.
 pub const SIGNING_KEYS: &str = "keys:signing";
 
+/// The current name of an IPv4 binding key written under the layout before the hash tag
+/// (`bind:<domain digest>:v4:<ip>`, `bind:<domain digest>:v4p:<ip>`); `None` for any other key.
+pub fn legacy_binding_key(key: &str) -> Option<String> {
+    let mut parts = key.strip_prefix("bind:")?.split(':');
+    let (digest, kind, ip) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || digest.is_empty() || digest.contains(['{', '}']) {
+        return None;
+    }
+    let ip: std::net::Ipv4Addr = ip.parse().ok()?;
+    let tag = format!("{{{digest}:{ip}}}");
+    match kind {
+        "v4" => Some(format!("bind:{tag}:v4")),
+        "v4p" => Some(format!("bind:{tag}:v4p")),
+        _ => None,
+    }
+}
+
 /// The Redis Cluster slot of a full key (prefix included): CRC16-XMODEM of the key, or of its
 /// hash tag (the part between the first `{` and the next `}`, when not empty), mod 16384.
 pub fn cluster_slot(key: &str) -> u16 {
@@ -181,6 +198,25 @@ mod tests {
         assert_eq!(cluster_slot("{user1000}.following"), cluster_slot("user1000"));
         assert_eq!(cluster_slot("foo{}{bar}"), cluster_slot("foo{}{bar}"));
         assert_ne!(cluster_slot("foo{}{bar}"), cluster_slot("bar"), "an empty tag: the whole key");
+    }
+
+    #[test]
+    fn legacy_binding_keys_map_to_the_current_names() {
+        let v4: std::net::Ipv4Addr = "10.1.2.3".parse().unwrap();
+        let d = digest("default");
+        assert_eq!(legacy_binding_key(&format!("bind:{d}:v4:10.1.2.3")), Some(binding_ip("default", IpAddr::V4(v4))));
+        assert_eq!(legacy_binding_key(&format!("bind:{d}:v4p:10.1.2.3")), Some(binding_ports("default", v4)));
+        for current_or_other in [
+            binding_ip("default", IpAddr::V4(v4)),
+            binding_ports("default", v4),
+            binding_ip("default", "2001:db8::".parse().unwrap()),
+            format!("bind:{d}:v6:2001:db8::"),
+            format!("bind:{d}:v4:10.1.2.3:x"),
+            format!("bind:{d}:v4:not-an-ip"),
+            "bind-gw:x:y".into(),
+        ] {
+            assert_eq!(legacy_binding_key(&current_or_other), None, "{current_or_other}");
+        }
     }
 
     /// `put_unless_range` on Redis Cluster: an IPv4 address's whole-address binding and its

@@ -13,9 +13,11 @@ pub mod contract;
 pub mod keys;
 pub mod testing;
 mod memory;
+mod migrate;
 mod redis_backend;
 
 pub use memory::MemoryStore;
+pub use migrate::Migrated;
 pub use redis_backend::RedisStore;
 
 #[derive(Debug, Clone, thiserror::Error)]

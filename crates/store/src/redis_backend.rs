@@ -14,14 +14,14 @@ use std::time::Duration;
 const TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Clone)]
-enum Conn {
+pub(crate) enum Conn {
     Single(ConnectionManager),
     Cluster(ClusterConnection),
 }
 
 pub struct RedisStore {
-    conn: Conn,
-    prefix: String,
+    pub(crate) conn: Conn,
+    pub(crate) prefix: String,
     delete_if: Script,
     rate_limit: Script,
     range_put: Script,
@@ -99,7 +99,7 @@ fn tls_certificates(tls: &StoreTls) -> Result<redis::TlsCertificates, StoreError
     Ok(redis::TlsCertificates { client_tls, root_cert: tls.root_ca_pem.clone() })
 }
 
-fn unavailable(e: redis::RedisError) -> StoreError {
+pub(crate) fn unavailable(e: redis::RedisError) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
@@ -165,7 +165,7 @@ impl RedisStore {
         s
     }
 
-    async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
+    pub(crate) async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
         match self.conn.clone() {
             Conn::Single(mut c) => cmd.query_async(&mut c).await.map_err(unavailable),
             Conn::Cluster(mut c) => cmd.query_async(&mut c).await.map_err(unavailable),

@@ -10,6 +10,7 @@ mod consent_flow;
 mod admin_listener;
 mod as_endpoints;
 mod authorize_errors;
+mod bindings_migrate;
 mod cgnat;
 mod ciba;
 mod client_address;
