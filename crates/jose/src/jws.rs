@@ -13,8 +13,14 @@ pub struct Header {
     pub kid: Option<String>,
     #[serde(default)]
     pub typ: Option<String>,
-    #[serde(default)]
+    /// Present at all (even `null`): numbat understands no critical extension (RFC 7515 §4.1.11).
+    #[serde(default, deserialize_with = "present")]
     crit: Option<serde_json::Value>,
+}
+
+/// `Some` whenever the member is there, `null` included (a plain `Option` reads `null` as absent).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<serde_json::Value>, D::Error> {
+    serde_json::Value::deserialize(d).map(Some)
 }
 
 /// A JWS whose signature verified: its header and raw payload (the caller parses its claims).
@@ -45,7 +51,10 @@ pub fn decode_header(token: &str) -> Result<Header, JoseError> {
     if bytes.iter().find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r')) != Some(&b'{') {
         return Err(JoseError::Malformed("header"));
     }
-    let header: Header = serde_json::from_slice(&bytes).map_err(|_| JoseError::Malformed("header"))?;
+    // RFC 7515 §5.2 step 4: UTF-8 JSON throughout (serde_json does not check the bytes of members
+    // it skips).
+    let text = std::str::from_utf8(&bytes).map_err(|_| JoseError::Malformed("header"))?;
+    let header: Header = serde_json::from_str(text).map_err(|_| JoseError::Malformed("header"))?;
     if header.crit.is_some() {
         return Err(JoseError::Crit);
     }
