@@ -157,7 +157,7 @@ async fn migrate_keys(config: Option<PathBuf>, store: Option<String>) -> Result<
     if !cfg.store.url.starts_with("redis") {
         return Err("bindings are migrated in a Redis store: give --store redis://... (or a config with one)".into());
     }
-    let tls = cfg.store.tls().await.map_err(|e| e.to_string())?;
+    let tls = cfg.store.tls().map_err(|e| e.to_string())?;
     let redis = numbat_store::RedisStore::connect(&cfg.store.url, &cfg.store.prefix, &tls).await.map_err(|e| e.to_string())?;
     let done = redis.migrate_legacy_binding_keys().await.map_err(|e| e.to_string())?;
     println!("moved {} binding keys to their current names; {} superseded by newer ones (deleted)", done.moved, done.superseded);

@@ -281,24 +281,19 @@ impl Default for ServerConfig {
     }
 }
 impl StoreConfig {
-    /// The TLS files of `[store]`, read (off the async runtime's threads) for
-    /// [`numbat_store::open_with_tls`].
-    pub async fn tls(&self) -> Result<numbat_store::StoreTls, ConfigError> {
-        async fn read(key: &str, path: &str) -> Result<Option<Vec<u8>>, ConfigError> {
+    /// The TLS files of `[store]`, read at start (like every other file the configuration names)
+    /// for [`numbat_store::open_with_tls`].
+    pub fn tls(&self) -> Result<numbat_store::StoreTls, ConfigError> {
+        let read = |key: &str, path: &str| -> Result<Option<Vec<u8>>, ConfigError> {
             if path.is_empty() {
                 return Ok(None);
             }
-            let owned = path.to_owned();
-            match tokio::task::spawn_blocking(move || std::fs::read(owned)).await {
-                Ok(Ok(bytes)) => Ok(Some(bytes)),
-                Ok(Err(e)) => Err(err(key, format!("{path}: {e}"))),
-                Err(e) => Err(err(key, format!("{path}: {e}"))),
-            }
-        }
+            std::fs::read(path).map(Some).map_err(|e| err(key, format!("{path}: {e}")))
+        };
         let tls = numbat_store::StoreTls {
-            root_ca_pem: read("store.tls_ca_file", &self.tls_ca_file).await?,
-            client_cert_pem: read("store.tls_cert_file", &self.tls_cert_file).await?,
-            client_key_pem: read("store.tls_key_file", &self.tls_key_file).await?,
+            root_ca_pem: read("store.tls_ca_file", &self.tls_ca_file)?,
+            client_cert_pem: read("store.tls_cert_file", &self.tls_cert_file)?,
+            client_key_pem: read("store.tls_key_file", &self.tls_key_file)?,
         };
         if tls.client_cert_pem.is_some() != tls.client_key_pem.is_some() {
             return Err(err("store.tls_cert_file", "tls_cert_file and tls_key_file go together"));

@@ -205,7 +205,7 @@ async fn keys_command(action: KeysAction) -> Result<(), String> {
     if cfg.store.url.is_empty() || cfg.store.url.starts_with("memory") {
         return Err("keys live in the servers' shared store: give --store redis://... (or a config with one)".into());
     }
-    let tls = cfg.store.tls().await.map_err(|e| e.to_string())?;
+    let tls = cfg.store.tls().map_err(|e| e.to_string())?;
     let store = numbat_store::open_with_tls(&cfg.store.url, &cfg.store.prefix, &tls).await.map_err(|e| e.to_string())?;
     let now = numbat_core::Clock::now(&numbat_core::SystemClock);
     match action {

@@ -320,7 +320,7 @@ fn split_handoff(
 /// Build everything and start serving. Returns once the listener is bound.
 pub async fn start(cfg: Config, opts: Options) -> Result<Running, StartError> {
     cfg.validate()?;
-    let store = numbat_store::open_with_tls(&cfg.store.url, &cfg.store.prefix, &cfg.store.tls().await?).await?;
+    let store = numbat_store::open_with_tls(&cfg.store.url, &cfg.store.prefix, &cfg.store.tls()?).await?;
     let shared = !(cfg.store.url.is_empty() || cfg.store.url.starts_with("memory"));
     if opts.component != Component::All && !shared {
         return Err(cfg_err("store.url", "a single component needs a shared store (redis://...) to share state").into());

@@ -181,6 +181,10 @@ impl RedisStore {
         for a in args {
             inv.arg(*a);
         }
+        self.invoke(&inv).await
+    }
+
+    async fn invoke<T: FromRedisValue>(&self, inv: &redis::ScriptInvocation<'_>) -> Result<T, StoreError> {
         match self.conn.clone() {
             Conn::Single(mut c) => inv.invoke_async(&mut c).await.map_err(unavailable),
             Conn::Cluster(mut c) => inv.invoke_async(&mut c).await.map_err(unavailable),
@@ -317,11 +321,7 @@ impl Store for RedisStore {
         let ms = check_ttl(ttl)?.to_string();
         let mut inv = self.put_unless_range.key(self.key(key));
         inv.key(self.key(range_key)).arg(value).arg(ms.as_bytes());
-        let written: i64 = match self.conn.clone() {
-            Conn::Single(mut c) => inv.invoke_async(&mut c).await.map_err(unavailable)?,
-            Conn::Cluster(mut c) => inv.invoke_async(&mut c).await.map_err(unavailable)?,
-        };
-        Ok(written == 1)
+        Ok(self.invoke::<i64>(&inv).await? == 1)
     }
 
     /// `ZCARD`: one round trip; entries past their own expiry count until their map expires.

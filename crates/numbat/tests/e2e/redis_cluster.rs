@@ -5,25 +5,12 @@
 //! bulk binding import spread over every slot.
 
 use crate::common::*;
-use numbat::Component;
 use serde_json::json;
-use std::sync::Arc;
 
 const ADMIN: &str = "dev-admin-token";
 
 async fn on_cluster(n_resource: usize) -> (TestServer, Vec<TestServer>) {
-    let ns = RedisNamespace::on_cluster();
-    let authz = start_spec(Spec::new(Backend::Redis).component(Component::Authorization).namespace(ns.clone())).await;
-    let mut rs = Vec::new();
-    for _ in 0..n_resource {
-        let issuer = authz.base.clone();
-        let spec = Spec::new(Backend::Redis)
-            .component(Component::Resource)
-            .namespace(Arc::clone(&ns))
-            .tweak(move |c| c.server.issuer = issuer);
-        rs.push(start_spec(spec).await);
-    }
-    (authz, rs)
+    split_on(RedisNamespace::on_cluster(), n_resource).await
 }
 
 /// NV-xx flows, NVX-01/NVX-04 single use and S-02 code-replay revocation, across instances on

@@ -7,23 +7,9 @@ use crate::common::*;
 use numbat::server::StartError;
 use numbat::Component;
 use serde_json::json;
-use std::sync::Arc;
 
-/// An authorization server, and `n` resource servers configured for its issuer, on one Redis
-/// namespace.
 async fn split(n: usize) -> (TestServer, Vec<TestServer>) {
-    let ns = RedisNamespace::new();
-    let authz = start_spec(Spec::new(Backend::Redis).component(Component::Authorization).namespace(ns.clone())).await;
-    let mut rs = Vec::new();
-    for _ in 0..n {
-        let issuer = authz.base.clone();
-        let spec = Spec::new(Backend::Redis)
-            .component(Component::Resource)
-            .namespace(Arc::clone(&ns))
-            .tweak(move |c| c.server.issuer = issuer);
-        rs.push(start_spec(spec).await);
-    }
-    (authz, rs)
+    split_on(RedisNamespace::new(), n).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

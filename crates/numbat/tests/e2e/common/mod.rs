@@ -209,6 +209,24 @@ pub async fn start_spec(spec: Spec) -> TestServer {
     }
 }
 
+/// An authorization server and `n` resource servers configured for its issuer, all on one Redis
+/// namespace (split deployment: design.md "More instances"; a cluster namespace for Redis
+/// Cluster).
+pub async fn split_on(ns: Arc<RedisNamespace>, n: usize) -> (TestServer, Vec<TestServer>) {
+    let authz =
+        start_spec(Spec::new(Backend::Redis).component(numbat::Component::Authorization).namespace(ns.clone())).await;
+    let mut rs = Vec::new();
+    for _ in 0..n {
+        let issuer = authz.base.clone();
+        let spec = Spec::new(Backend::Redis)
+            .component(numbat::Component::Resource)
+            .namespace(Arc::clone(&ns))
+            .tweak(move |c| c.server.issuer = issuer);
+        rs.push(start_spec(spec).await);
+    }
+    (authz, rs)
+}
+
 pub async fn start(backend: Backend) -> TestServer {
     start_spec(Spec::new(backend)).await
 }
